@@ -1,0 +1,70 @@
+# The verbs of the course. Every target builds .venv from the pinned requirements first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# nbgrader shells out to alembic, so the venv's bin/ must be on PATH for every recipe.
+export PATH := $(BIN):$(PATH)
+# Matplotlib draws to files; TensorFlow keeps quiet while it loads.
+export MPLBACKEND ?= Agg
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+
+ASSIGNMENT ?=
+JOBS ?=
+ZIP ?=
+PYTEST_ARGS ?=
+
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP := $(VENV)/.dev-installed
+
+.PHONY: help demo test release autograde collect feedback lab bench lint system-deps
+
+help: ## list the verbs
+	@echo "Neural Network from Scratch: make <verb>"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+
+$(RUNTIME_STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+venv: $(RUNTIME_STAMP)
+
+system-deps: ## install the sandbox and browser the tests need (bubblewrap, chromium)
+	@bash tools/system-deps.sh
+
+demo: $(RUNTIME_STAMP) ## rebuild the student version and grade the bundled example class
+	$(BIN)/python -m coursetools.demo
+
+test: $(DEV_STAMP) system-deps ## run ruff and the whole test suite (browser tests included)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP) ## ruff only
+	$(BIN)/ruff check .
+
+release: $(RUNTIME_STAMP) ## regenerate release/ and solutions/ from source/
+	$(BIN)/python -m coursetools.release
+
+autograde: $(RUNTIME_STAMP) ## grade submitted/ in sandboxes, in parallel [ASSIGNMENT=id] [JOBS=n]
+	$(BIN)/python -m coursetools.autograde $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(JOBS),--jobs $(JOBS))
+
+collect: $(RUNTIME_STAMP) ## bring an LMS download into submitted/ (ZIP=file)
+	$(BIN)/python -m coursetools.collect $(ZIP)
+
+feedback: $(RUNTIME_STAMP) ## generate feedback HTML for graded submissions
+	$(BIN)/python -m coursetools.feedback $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
+
+lab: $(RUNTIME_STAMP) ## start JupyterLab on the course (students working locally)
+	$(BIN)/jupyter lab --notebook-dir=. notebooks/index.ipynb
+
+bench: $(RUNTIME_STAMP) ## print autograde speed against stock nbgrader
+	$(BIN)/python -m coursetools.bench

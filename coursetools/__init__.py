@@ -1,0 +1,1 @@
+"""Instructor tooling: the glue around nbgrader (release, autograde, report)."""

@@ -1,0 +1,124 @@
+"""The checks that the notebook's test cells call.
+
+Two jobs. For students, a failure says what was expected, what came back and
+a hint. For the grader, a verdict must not depend on anything a submission can
+replace: every function used below is bound here, when this module is first
+imported (by the notebook's locked first cell, before any student code runs),
+and values are compared with plain Python float arithmetic on data read
+through the real ``ndarray`` type. So a submission that later replaces
+``numpy.allclose``, ``builtins.round`` or ``abs``, or returns an ndarray
+subclass with a doctored ``__eq__`` or ``round``, changes no verdict.
+"""
+
+import math
+
+import numpy
+
+# Bound once, at import: later replacements in numpy or builtins do not reach these.
+_asarray = numpy.asarray
+_array = numpy.array
+_ndarray_tolist = numpy.ndarray.tolist
+_ndarray_ravel = numpy.ndarray.ravel
+_float = float
+_Exception = Exception
+_len = len
+_isinstance = isinstance
+_range = range
+_tuple = tuple
+_list = list
+_str = str
+_isnan = math.isnan
+_isfinite = math.isfinite
+_Error = AssertionError
+
+
+class CheckFailed(_Error):
+    """A test cell's check failed; the message says what and why."""
+
+
+def _fail(message, hint):
+    if hint:
+        message = f"{message}\nHint: {hint}"
+    raise CheckFailed(message)
+
+
+def as_float_array(value, name="the result"):
+    """A plain float ndarray holding the data of ``value`` (array, subclass, list or number).
+
+    ``numpy.asarray`` returns a base-class array for a subclass, so the
+    subclass's own methods are never called after this.
+    """
+    try:
+        array = _asarray(value, dtype=_float)
+    except _Exception as error:  # any failure means "not numbers"
+        raise CheckFailed(
+            f"{name} should be a numpy array of numbers; got {type(value).__name__}: {error}"
+        ) from None
+    return _array(array, dtype=_float, copy=True)
+
+
+def _flat(array):
+    return _ndarray_tolist(_ndarray_ravel(array))
+
+
+def _format(values, limit=8):
+    shown = ", ".join(f"{v:.4g}" for v in values[:limit])
+    return f"[{shown}{', ...' if _len(values) > limit else ''}]"
+
+
+def check_shape(value, shape, name="the result", hint=""):
+    """Fail unless ``value`` is array-like of exactly ``shape``."""
+    array = as_float_array(value, name)
+    if _tuple(array.shape) != _tuple(shape):
+        _fail(f"{name} should have shape {_tuple(shape)}; got shape {_tuple(array.shape)}.", hint)
+    return array
+
+
+def check_close(value, expected, name="the result", atol=1e-6, hint="", show_expected=True):
+    """Fail unless ``value`` has the shape of ``expected`` and every entry is within ``atol``.
+
+    ``show_expected=False`` keeps the expected numbers out of the message
+    (hidden tests: students see that a case failed, not its answer).
+    """
+    expected_array = as_float_array(expected, "the expected value")
+    array = check_shape(value, expected_array.shape, name, hint)
+    got, want = _flat(array), _flat(expected_array)
+    worst, worst_at = -1.0, 0
+    for i in _range(_len(want)):
+        g, w = got[i], want[i]
+        diff = g - w
+        # NaN compares false, so a NaN anywhere fails here.
+        if not (-atol <= diff <= atol):
+            gap = _float("inf") if _isnan(diff) else (diff if diff > 0 else -diff)
+            if gap > worst:
+                worst, worst_at = gap, i
+    if worst >= 0:
+        message = f"{name} is wrong at flat index {worst_at}: got {got[worst_at]:.6g}"
+        if show_expected:
+            message += f", expected {want[worst_at]:.6g}.\n  got:      {_format(got)}"
+            message += f"\n  expected: {_format(want)}"
+        else:
+            message += " (hidden test: the expected value is not shown)."
+        _fail(message, hint)
+    return array
+
+
+def check_pair(value, name="the result", hint=""):
+    """Unpack a function result that must hold exactly two items (a tuple or a list)."""
+    if not _isinstance(value, (_tuple, _list)) or _len(value) != 2:
+        kind = type(value).__name__
+        size = f" of length {_len(value)}" if _isinstance(value, (_tuple, _list)) else ""
+        _fail(f"{name} should return two things (a tuple or a list); got a {kind}{size}.", hint)
+    return value[0], value[1]
+
+
+def check_unchanged(before, after, name="the input", hint=""):
+    """Fail when ``after`` differs from the copy ``before`` taken earlier (in place edits)."""
+    b, a = as_float_array(before, name), as_float_array(after, name)
+    if _tuple(a.shape) != _tuple(b.shape) or _flat(a) != _flat(b):
+        _fail(f"{name} was modified in place; the function must leave its inputs unchanged.", hint)
+
+
+def snapshot(value):
+    """A private float copy of ``value`` to compare with later (see ``check_unchanged``)."""
+    return as_float_array(value)

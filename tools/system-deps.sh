@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the system packages the tests need: bubblewrap (the grading sandbox) and Chromium
+# (the browser tests). Never skips: without them `make test` fails here, saying why.
+set -euo pipefail
+missing=()
+command -v bwrap >/dev/null || missing+=(bubblewrap)
+command -v chromium >/dev/null || missing+=(chromium)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    echo "error: missing system packages: ${missing[*]}" >&2
+    echo "Install them with your package manager (Debian/Ubuntu: sudo apt-get install ${missing[*]})." >&2
+    exit 1
+fi
+echo "installing ${missing[*]} with apt-get..."
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" fonts-dejavu-core >/dev/null
