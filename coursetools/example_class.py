@@ -1,0 +1,294 @@
+"""The bundled example class: realistic submissions of an assignment, made from the repository.
+
+Each student's notebook starts from the committed student version (``release/``)
+and fills its solution cells, matched by cell id, with the instructor's solution
+code from ``source/`` (the ``### BEGIN/END SOLUTION`` markers removed), or with a
+mistake students make. The class covers what the autograder meets in practice:
+
+=========  ==============================================================================
+student    submission
+=========  ==============================================================================
+ada        complete and correct
+blake      blank: the notebook as released
+chen       partly done: only add_bias, sigmoid and log_loss
+dara       sigmoid with ``np.exp(x)`` instead of ``np.exp(-x)``; the rest correct
+eli        backprop averages the gradient over the samples instead of summing; rest correct
+fynn       correct, but edited one test cell and deleted another (for the tamper scan)
+gus        not a notebook any more: the file was cut off during upload (invalid JSON)
+hana       a ``while`` loop that never ends in log_loss (the grader must time out)
+ivan       calls ``os._exit`` in a solution cell (the kernel dies)
+=========  ==============================================================================
+
+    python -m coursetools.example_class COURSE_DIR [--assignment ID]
+
+writes ``COURSE_DIR/submitted/<student>/<assignment>/`` with a ``timestamp.txt`` each.
+"""
+
+import argparse
+import copy
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from coursetools.paths import COURSE_ROOT, RELEASE, SOURCE
+
+ASSIGNMENT = "nn_from_scratch"
+SOLUTION_LINE = re.compile(r"^[ \t]*#+[ \t]*(BEGIN|END) SOLUTION.*$\n?", re.MULTILINE)
+DEF = re.compile(r"^def\s+(\w+)\s*\(", re.MULTILINE)
+
+
+class ExampleClassError(Exception):
+    """The release or source notebook is not what the example class expects."""
+
+
+def _nbgrader(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _is_test(cell):
+    meta = _nbgrader(cell)
+    return cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
+
+
+class Assignment:
+    """The release and source notebooks of an assignment, and its solution code by function."""
+
+    def __init__(self, assignment=ASSIGNMENT, root=COURSE_ROOT):
+        self.name = assignment
+        self.release_dir = Path(root) / RELEASE / assignment
+        self.source_dir = Path(root) / SOURCE / assignment
+        self.released = {p.name: nbformat.read(p, as_version=4)
+                         for p in sorted(self.release_dir.glob("*.ipynb"))}
+        if not self.released:
+            raise ExampleClassError(f"no notebook in {self.release_dir}: run `make release`")
+        self.solutions = {}  # cell id -> solution code
+        self.cell_of = {}  # function name -> (notebook name, cell id)
+        for name in self.released:
+            source = nbformat.read(self.source_dir / name, as_version=4)
+            for cell in source.cells:
+                if cell.cell_type == "code" and _nbgrader(cell).get("solution"):
+                    code = SOLUTION_LINE.sub("", cell.source)
+                    self.solutions[cell.id] = code
+                    for function in DEF.findall(code):
+                        self.cell_of.setdefault(function, (name, cell.id))
+        missing = [cid for nb in self.released.values() for cid in self._solution_ids(nb)
+                   if cid not in self.solutions]
+        if missing:
+            raise ExampleClassError(
+                f"solution cells {missing} of {self.release_dir} are not in {self.source_dir}: "
+                "release/ is stale, run `make release`")
+
+    @staticmethod
+    def _solution_ids(nb):
+        return [c.id for c in nb.cells if c.cell_type == "code" and _nbgrader(c).get("solution")]
+
+    def fresh(self):
+        """A copy of the released notebooks: ``{notebook name: NotebookNode}``."""
+        return copy.deepcopy(self.released)
+
+    def fill(self, notebooks, functions=None):
+        """Fill the solution cells (of ``functions`` only, if given) with the solution code."""
+        wanted = None if functions is None else {self.locate(f)[1] for f in functions}
+        for nb in notebooks.values():
+            for cell in nb.cells:
+                if cell.id in self.solutions and (wanted is None or cell.id in wanted):
+                    cell.source = self.solutions[cell.id]
+        return notebooks
+
+    def locate(self, function):
+        if function not in self.cell_of:
+            raise ExampleClassError(
+                f"no solution cell defines {function}() in {self.source_dir}")
+        return self.cell_of[function]
+
+    def cell(self, notebooks, function):
+        name, cell_id = self.locate(function)
+        return next(c for c in notebooks[name].cells if c.id == cell_id)
+
+    def replace(self, notebooks, function, code):
+        """Put ``code`` in place of ``function``'s definition, keeping the rest of its cell."""
+        cell = self.cell(notebooks, function)
+        cell.source = replace_def(cell.source, function, code)
+        return notebooks
+
+
+def replace_def(source, function, code):
+    """``source`` with the top-level ``def function`` (up to the next top-level line) → code."""
+    lines = source.split("\n")
+    start = next((i for i, line in enumerate(lines) if re.match(rf"def\s+{function}\s*\(", line)),
+                 None)
+    if start is None:
+        raise ExampleClassError(f"no `def {function}` in the cell:\n{source}")
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip() or lines[end][:1] in " \t"):
+        end += 1
+    return "\n".join(lines[:start] + code.rstrip("\n").split("\n") + [""] + lines[end:])
+
+
+# Mistakes, written against the API of the seed (function names and arguments).
+SIGMOID_EXP_X = """def sigmoid(x):
+    return 1 / (1 + np.exp(x))
+"""
+
+LOG_LOSS_NEVER_ENDS = """def log_loss(y, y_pred):
+    y, y_pred = np.asarray(y, dtype=float), np.asarray(y_pred, dtype=float)
+    loss = np.zeros_like(y_pred)
+    i = 0
+    while i < len(y_pred):  # forgot `i += 1`: never ends
+        loss[i] = -(y[i] * np.log(y_pred[i]) + (1 - y[i]) * np.log(1 - y_pred[i]))
+    return loss
+"""
+
+KILLS_KERNEL = """import os
+
+os._exit(1)  # "restart and clear": kills the kernel instead
+"""
+
+
+def mean_instead_of_sum(code):
+    """The backprop solution, with each gradient summed over the samples averaged instead.
+
+    A sum over samples is written ``a.T.dot(b)``, ``np.dot(a.T, b)`` or ``a.T @ b`` (sometimes
+    ``np.sum(..., axis=0)``); the mistake divides each by the number of samples.
+    """
+    n = "X_input.shape[0]"
+    patterns = [
+        r"np\.dot\(\s*[\w\[\]\-:]+\.T\s*,\s*[^()]+?\)",
+        r"[\w\[\]\-:]+\.T\.dot\([^()]+?\)",
+        r"[\w\[\]\-:]+\.T\s*@\s*[\w\[\]\-:]+",
+        r"np\.sum\([^()]*?axis\s*=\s*0[^()]*?\)",
+    ]
+    new, count = code, 0
+    for pattern in patterns:
+        new, k = re.subn(pattern, lambda m: f"({m.group(0)} / {n})", new)
+        count += k
+    if not count:
+        raise ExampleClassError("cannot find the sum over samples in the backprop solution:\n"
+                                + code)
+    return new
+
+
+def _complete(a):
+    return a.fill(a.fresh())
+
+
+def _blank(a):
+    return a.fresh()
+
+
+def _partial(a):
+    return a.fill(a.fresh(), ["add_bias", "sigmoid", "log_loss"])
+
+
+def _sigmoid_mistake(a):
+    return a.replace(_complete(a), "sigmoid", SIGMOID_EXP_X)
+
+
+def _backprop_mistake(a):
+    notebooks = _complete(a)
+    cell = a.cell(notebooks, "backprop")
+    cell.source = mean_instead_of_sum(cell.source)
+    return notebooks
+
+
+def _tampered(a):
+    notebooks = _complete(a)
+    for nb in notebooks.values():
+        tests = [c for c in nb.cells if _is_test(c)]
+        if len(tests) >= 2:
+            tests[0].source = "# my code is right, this test is wrong\npass"
+            nb.cells.remove(tests[-1])
+            return notebooks
+    raise ExampleClassError("no notebook with two test cells to tamper with")
+
+
+def _invalid_json(a):
+    notebooks = _complete(a)
+    return {name: nbformat.writes(nb)[: len(nbformat.writes(nb)) // 2]
+            for name, nb in notebooks.items()}
+
+
+def _infinite_loop(a):
+    return a.replace(_complete(a), "log_loss", LOG_LOSS_NEVER_ENDS)
+
+
+def _kills_kernel(a):
+    notebooks = _complete(a)
+    cell = a.cell(notebooks, "sigmoid")
+    cell.source = cell.source.rstrip("\n") + "\n\n\n" + KILLS_KERNEL
+    return notebooks
+
+
+@dataclass(frozen=True)
+class Student:
+    id: str
+    story: str
+    make: object  # Assignment -> {notebook name: NotebookNode or str}
+    timestamp: str
+
+
+STUDENTS = (
+    Student("ada", "complete and correct", _complete, "2025-05-01 09:12:31.000000 UTC"),
+    Student("blake", "blank: the notebook as released", _blank, "2025-05-01 10:00:00.000000 UTC"),
+    Student("chen", "partly done: add_bias, sigmoid, log_loss only", _partial,
+            "2025-05-01 11:47:05.000000 UTC"),
+    Student("dara", "mistake: sigmoid uses np.exp(x)", _sigmoid_mistake,
+            "2025-05-01 12:30:00.000000 UTC"),
+    Student("eli", "mistake: backprop averages instead of summing over samples",
+            _backprop_mistake, "2025-05-01 13:05:44.000000 UTC"),
+    Student("fynn", "correct, but edited a test cell and deleted another", _tampered,
+            "2025-05-01 14:20:10.000000 UTC"),
+    Student("gus", "invalid JSON: upload cut off half-way", _invalid_json,
+            "2025-05-01 15:00:00.000000 UTC"),
+    Student("hana", "a loop that never ends in log_loss", _infinite_loop,
+            "2025-05-01 16:33:21.000000 UTC"),
+    Student("ivan", "calls os._exit: the kernel dies", _kills_kernel,
+            "2025-05-01 17:59:59.000000 UTC"),
+)
+
+
+def write_class(course, assignment=ASSIGNMENT, root=COURSE_ROOT, students=STUDENTS):
+    """Write the example class into ``course/submitted/``; return the student ids.
+
+    The notebooks are made from ``root/release/<assignment>`` and ``root/source/<assignment>``.
+    """
+    a = Assignment(assignment, root)
+    written = []
+    for student in students:
+        folder = Path(course) / "submitted" / student.id / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, nb in student.make(a).items():
+            text = nb if isinstance(nb, str) else nbformat.writes(nb)
+            (folder / name).write_text(text, encoding="utf-8")
+        (folder / "timestamp.txt").write_text(student.timestamp)
+        written.append(student.id)
+    return written
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Write the example class into a course folder.")
+    parser.add_argument("course", type=Path, help="course folder (its submitted/ is written)")
+    parser.add_argument("--assignment", default=ASSIGNMENT)
+    parser.add_argument("--from", dest="root", type=Path, default=COURSE_ROOT,
+                        help="where release/ and source/ are (default: this repository)")
+    args = parser.parse_args(argv)
+    if args.course.resolve() == COURSE_ROOT.resolve():
+        print("error: not into the repository's own submitted/: give a scratch course folder",
+              file=sys.stderr)
+        return 1
+    try:
+        write_class(args.course, args.assignment, args.root)
+    except (ExampleClassError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for s in STUDENTS:
+        print(f"  {s.id:<6} {s.story}")
+    print(f"wrote {len(STUDENTS)} submissions into {args.course / 'submitted'}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
