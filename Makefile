@@ -63,8 +63,10 @@ collect: $(RUNTIME_STAMP) ## bring an LMS download into submitted/ (ZIP=file)
 feedback: $(RUNTIME_STAMP) ## generate feedback HTML for graded submissions
 	$(BIN)/python -m coursetools.feedback $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
+# Binder's student configuration (binder/jupyter_config), and inline plots rather than Agg.
 lab: $(RUNTIME_STAMP) ## start JupyterLab on the course (students working locally)
-	$(BIN)/jupyter lab --notebook-dir=. notebooks/index.ipynb
+	JUPYTER_CONFIG_PATH=$(CURDIR)/binder/jupyter_config MPLBACKEND= \
+		$(BIN)/jupyter lab --notebook-dir=. notebooks/index.ipynb
 
 bench: $(RUNTIME_STAMP) ## print autograde speed against stock nbgrader
 	$(BIN)/python -m coursetools.bench
