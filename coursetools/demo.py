@@ -1,8 +1,162 @@
-"""`make demo`: rebuild the student version of every assignment (grading lands with the pipeline)."""
+"""`make demo`: the whole instructor loop on the bundled example class, in a scratch course.
 
+1. rebuild ``release/`` and ``solutions/`` when missing or stale (``coursetools.release``);
+2. make a scratch course under ``.scratch/demo/`` (git-ignored, wiped on every run; the
+   repository's own ``submitted/`` is never touched);
+3. write the example class there (``coursetools.example_class``);
+4. autograde it, sandboxed and in parallel (``coursetools.grading.autograde``), which
+   writes ``grades.csv`` and the class report;
+5. generate the students' feedback (``coursetools.feedback``, hidden tests hidden);
+6. print the grade table and where the report and feedback are.
+"""
+
+import argparse
+import shutil
 import sys
+from pathlib import Path
 
-from coursetools import release
+from coursetools import example_class, feedback, release
+from coursetools.paths import COURSE_ROOT, RELEASE, SOURCE, assignments, run_nbgrader
+
+SCRATCH = COURSE_ROOT / ".scratch" / "demo"
+
+
+class DemoError(Exception):
+    """Something the demo cannot go on without, said in one line."""
+
+
+def ensure_release(root=COURSE_ROOT):
+    """Rebuild release/ and solutions/ when they are missing or out of step with source/."""
+    found = assignments(root)
+    if not found:
+        raise DemoError(f"no assignment under {Path(root) / SOURCE}/")
+    missing = [a for a in found if not any((Path(root) / RELEASE / a).glob("*.ipynb"))]
+    if missing:
+        print(f"release/ lacks {', '.join(missing)}: building it (make release)...", flush=True)
+        release.build(root)
+        return
+    print("checking that release/ and solutions/ are up to date with source/...", flush=True)
+    stale = release.stale_files(root)
+    if stale:
+        print(f"{len(stale)} generated file(s) stale: rebuilding (make release)...", flush=True)
+        release.build(root)
+
+
+def make_course(course, root=COURSE_ROOT):
+    """A fresh nbgrader course at ``course``: the repository's config, source/ and release/,
+    and a gradebook that knows every assignment. Never the repository itself."""
+    course, root = Path(course).resolve(), Path(root).resolve()
+    if course == root or course in root.parents:
+        raise DemoError(f"refusing to wipe {course}: the demo needs a scratch folder")
+    shutil.rmtree(course, ignore_errors=True)
+    course.mkdir(parents=True)
+    shutil.copy2(root / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(root / SOURCE, course / SOURCE)
+    shutil.copytree(root / RELEASE, course / RELEASE)
+    for assignment in assignments(course):
+        # records the assignment's cells (hidden tests included) in the scratch gradebook
+        run_nbgrader(["generate_assignment", assignment, "--force"], cwd=course)
+    return course
+
+
+def grade(course, assignment, jobs=None):
+    """Autograde ``course/submitted`` with the course's engine; return its results dict."""
+    try:
+        from coursetools import grading
+    except ImportError:  # TEMPORARY until the engine lands: plain sequential nbgrader
+        return _grade_with_stock_nbgrader(course, assignment)
+    kwargs = {} if jobs is None else {"jobs": jobs}
+    return grading.autograde(Path(course), assignment, **kwargs)
+
+
+def _grade_with_stock_nbgrader(course, assignment):
+    import time
+
+    from nbgrader.api import Gradebook
+
+    from coursetools.report import write_report
+
+    print("grading with stock nbgrader (sequential, no sandbox)...", flush=True)
+    start = time.monotonic()
+    try:
+        run_nbgrader(["autograde", assignment, "--force"], cwd=course)
+    except RuntimeError:
+        pass  # a broken submission makes nbgrader exit 1; the gradebook says which
+    run_nbgrader(["export"], cwd=course)
+    subs = []
+    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gb:
+        max_score = gb.find_assignment(assignment).max_score
+        for folder in sorted((Path(course) / "submitted").iterdir()):
+            student = folder.name
+            graded = (Path(course) / "autograded" / student / assignment).is_dir()
+            sub = {"student": student, "status": "graded" if graded else "error",
+                   "reason": "" if graded else "nbgrader autograde failed", "flags": [],
+                   "score": None, "max_score": max_score, "seconds": 0.0, "tests": []}
+            if graded:
+                s = gb.find_submission(assignment, student)
+                sub["score"] = s.score
+                for nb in s.notebooks:
+                    for g in nb.grades:
+                        sub["tests"].append({"notebook": nb.name, "grade_id": g.name,
+                                             "points": g.score, "max_points": g.max_score,
+                                             "passed": g.score == g.max_score})
+            subs.append(sub)
+    results = {"assignment": assignment, "started": "", "seconds": time.monotonic() - start,
+               "jobs": 1, "sandbox": "none", "max_score": max_score, "submissions": subs}
+    write_report(course, assignment, results)
+    return results
+
+
+def run_class(course, assignment=example_class.ASSIGNMENT, root=COURSE_ROOT, jobs=None):
+    """Scratch course + example class + autograde + feedback; return the results dict."""
+    course = make_course(course, root)
+    example_class.write_class(course, assignment, root)
+    print(f"example class: {len(example_class.STUDENTS)} submissions in {course / 'submitted'}/",
+          flush=True)
+    results = grade(course, assignment, jobs)
+    graded = [s["student"] for s in results["submissions"] if s["status"] == "graded"]
+    if graded:
+        feedback.generate(course, assignment, graded)
+    return results
+
+
+def table(results):
+    """The grade table as text: student, score / max, status, reason."""
+    rows = [("student", "score", "status", "reason")]
+    for sub in sorted(results["submissions"], key=lambda s: s["student"]):
+        score = "-" if sub.get("score") is None else f"{sub['score']:g}"
+        flags = f" [flagged: {'; '.join(sub['flags'])}]" if sub.get("flags") else ""
+        rows.append((sub["student"], f"{score} / {sub.get('max_score', results['max_score']):g}",
+                     sub["status"], (sub.get("reason") or "") + flags))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        for row in rows
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, help="parallel grading jobs (default: the engine's)")
+    args = parser.parse_args(argv)
+    try:
+        ensure_release()
+        assignment = example_class.ASSIGNMENT
+        results = run_class(SCRATCH, assignment, jobs=args.jobs)
+    except (DemoError, example_class.ExampleClassError, RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print()
+    print(table(results))
+    print()
+    rel = SCRATCH.relative_to(COURSE_ROOT)
+    print(f"graded {len(results['submissions'])} submissions in {results['seconds']:.0f} s "
+          f"({results['jobs']} jobs, sandbox: {results['sandbox']})")
+    print(f"report:   {rel}/reports/{assignment}/index.html")
+    print(f"grades:   {rel}/grades.csv")
+    print(f"feedback: {rel}/feedback/<student>/{assignment}/")
+    return 0
+
 
 if __name__ == "__main__":
-    sys.exit(release.main([]))
+    sys.exit(main())
