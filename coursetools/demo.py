@@ -107,17 +107,27 @@ def _grade_with_stock_nbgrader(course, assignment):
     return results
 
 
-def run_class(course, assignment=example_class.ASSIGNMENT, root=COURSE_ROOT, jobs=None):
-    """Scratch course + example class + autograde + feedback; return the results dict."""
+def prepare(course, assignment=example_class.ASSIGNMENT, root=COURSE_ROOT):
+    """A fresh scratch course at ``course`` with the example class in its submitted/."""
     course = make_course(course, root)
     example_class.write_class(course, assignment, root)
     print(f"example class: {len(example_class.STUDENTS)} submissions in {course / 'submitted'}/",
           flush=True)
+    return course
+
+
+def grade_and_feedback(course, assignment=example_class.ASSIGNMENT, jobs=None):
+    """Autograde the course's submissions, then feedback for the graded ones; the results."""
     results = grade(course, assignment, jobs)
     graded = [s["student"] for s in results["submissions"] if s["status"] == "graded"]
     if graded:
         feedback.generate(course, assignment, graded)
     return results
+
+
+def run_class(course, assignment=example_class.ASSIGNMENT, root=COURSE_ROOT, jobs=None):
+    """Scratch course + example class + autograde + feedback; return the results dict."""
+    return grade_and_feedback(prepare(course, assignment, root), assignment, jobs)
 
 
 def table(results):
