@@ -51,13 +51,17 @@ def _plot_histogram(scores, max_score, path):
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     top = max(max_score, max(scores, default=0.0), 1.0)
-    bins = min(20, max(5, int(round(top))))
+    if top <= 40:  # one bar per point, centred on it
+        bins = [k - 0.5 for k in range(int(top) + 2)]
+        ax.set_xticks(range(int(top) + 1) if top <= 20 else range(0, int(top) + 1, 5))
+    else:
+        bins = [top * k / 20 for k in range(21)]
     if scores:
-        ax.hist(scores, bins=bins, range=(0, top), color="#4c72b0", edgecolor="white")
+        ax.hist(scores, bins=bins, color="#4c72b0", edgecolor="white")
     else:
         ax.text(0.5, 0.5, "no graded submission", ha="center", va="center",
                 transform=ax.transAxes)
-    ax.set_xlim(0, top)
+    ax.set_xlim(bins[0], bins[-1])
     ax.set_xlabel(f"score (out of {max_score:g})")
     ax.set_ylabel("submissions")
     ax.set_title(f"Grades of {len(scores)} graded submission(s)")
