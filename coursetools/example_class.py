@@ -2,8 +2,9 @@
 
 Each student's notebook starts from the committed student version (``release/``)
 and fills its solution cells, matched by cell id, with the instructor's solution
-code from ``source/`` (the ``### BEGIN/END SOLUTION`` markers removed), or with a
-mistake students make. The class covers what the autograder meets in practice:
+code from ``source/`` (the ``### BEGIN/END SOLUTION`` markers removed) and its written
+answers with the instructor's (those are graded by hand: the autograder leaves them
+pending), or with a mistake students make. The class covers what the autograder meets in practice:
 
 =========  ==============================================================================
 student    submission
@@ -69,7 +70,7 @@ class Assignment:
         for name in self.released:
             source = nbformat.read(self.source_dir / name, as_version=4)
             for cell in source.cells:
-                if cell.cell_type == "code" and _nbgrader(cell).get("solution"):
+                if _nbgrader(cell).get("solution"):  # code, or a written answer (markdown)
                     code = SOLUTION_LINE.sub("", cell.source)
                     self.solutions[cell.id] = code
                     for function in DEF.findall(code):
@@ -83,14 +84,15 @@ class Assignment:
 
     @staticmethod
     def _solution_ids(nb):
-        return [c.id for c in nb.cells if c.cell_type == "code" and _nbgrader(c).get("solution")]
+        return [c.id for c in nb.cells if _nbgrader(c).get("solution")]
 
     def fresh(self):
         """A copy of the released notebooks: ``{notebook name: NotebookNode}``."""
         return copy.deepcopy(self.released)
 
     def fill(self, notebooks, functions=None):
-        """Fill the solution cells (of ``functions`` only, if given) with the solution code."""
+        """Fill the solution cells with the source's code and answers (or only the cells that
+        define ``functions``)."""
         wanted = None if functions is None else {self.locate(f)[1] for f in functions}
         for nb in notebooks.values():
             for cell in nb.cells:
