@@ -66,6 +66,13 @@ ENTRIES = (
         def sigmoid(x):
             return np.tanh(x)
     """),
+    entry("sigmoid_in_place", "sigmoid", WRONG,
+          "right values, but negates the caller's array in place (x *= -1)", """
+        def sigmoid(x):
+            x = np.asarray(x, dtype=float)  # the same array when x is already float
+            x *= -1
+            return 1 / (1 + np.exp(x))
+    """),
     # --- sigmoid_der, correct
     entry("sigmoid_der_exp_form", "sigmoid_der", CORRECT, "exp(-x) / (1 + exp(-x))**2", """
         def sigmoid_der(X):
@@ -82,6 +89,12 @@ ENTRIES = (
         def sigmoid_der(X):
             s = sigmoid(X)
             return s - s ** 2
+    """),
+    entry("sigmoid_der_central_difference", "sigmoid_der", CORRECT,
+          "a central difference with h = 1e-5: within 1e-10 of the exact derivative", """
+        def sigmoid_der(X):
+            h = 1e-5
+            return (sigmoid(X + h) - sigmoid(X - h)) / (2 * h)
     """),
     # --- sigmoid_der, wrong
     entry("sigmoid_der_one_plus", "sigmoid_der", WRONG, "s(x) * (1 + s(x)): sign slip", """

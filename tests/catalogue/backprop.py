@@ -102,6 +102,25 @@ ENTRIES = (
             wH_new = wH - LR * (X_input.T @ H_grad)
             return wH_new, wO_new
     """),
+    entry("bp_drop_bias_after", "backprop", CORRECT,
+          "backpropagates through all of wO, then drops the bias column of the result", """
+        def backprop(weights, output1, output2, ytrue, X_input, LR):
+            wH, wO = weights
+            hidden = add_bias(output1)
+            y_grad = output2 - ytrue
+            back = (y_grad @ wO.T)[:, :-1]
+            H_grad = sigmoid_der(X_input @ wH) * back
+            return wH - LR * X_input.T @ H_grad, wO - LR * hidden.T @ y_grad
+    """),
+    entry("bp_y_minus_p_plus", "backprop", CORRECT,
+          "the negative gradient written as (ytrue - output2) and added", """
+        def backprop(weights, output1, output2, ytrue, X_input, LR):
+            wH, wO = weights
+            hidden = add_bias(output1)
+            step_out = ytrue - output2
+            step_hidden = output1 * (1 - output1) * (step_out @ wO[:-1].T)
+            return wH + LR * X_input.T @ step_hidden, wO + LR * hidden.T @ step_out
+    """),
     # --- wrong
     entry("bp_mean_gradient", "backprop", WRONG,
           "averages the gradient over the samples (divides by n) instead of summing", """
@@ -237,6 +256,38 @@ ENTRIES = (
             hidden = add_bias(output1)
             y_grad = output2 - ytrue
             H_grad = y_grad @ wO[:-1].T
+            return wH - LR * X_input.T @ H_grad, wO - LR * hidden.T @ y_grad
+    """),
+    entry("bp_replaces_list_items", "backprop", WRONG,
+          "stores the new weights into the caller's list (weights[0] = ...) and returns it",
+          """
+        def backprop(weights, output1, output2, ytrue, X_input, LR):
+            wH, wO = weights
+            hidden = add_bias(output1)
+            y_grad = sigmoid_der(hidden @ wO) * log_loss_der(ytrue, output2)
+            H_grad = sigmoid_der(X_input @ wH) * (y_grad @ wO[:-1].T)
+            weights[1] = wO - LR * hidden.T @ y_grad
+            weights[0] = wH - LR * X_input.T @ H_grad
+            return weights[0], weights[1]
+    """),
+    entry("bp_excludes_first_row", "backprop", WRONG,
+          "drops the FIRST row of wO (bias-first habit) instead of the last", """
+        def backprop(weights, output1, output2, ytrue, X_input, LR):
+            wH, wO = weights
+            hidden = add_bias(output1)
+            y_grad = sigmoid_der(hidden @ wO) * log_loss_der(ytrue, output2)
+            H_grad = sigmoid_der(X_input @ wH) * (y_grad @ wO[1:].T)
+            return wH - LR * X_input.T @ H_grad, wO - LR * hidden.T @ y_grad
+    """),
+    entry("bp_fitted_to_small_case", "backprop", WRONG,
+          "tuned until the 2-sample example passed: sums for n <= 2, averages otherwise", """
+        def backprop(weights, output1, output2, ytrue, X_input, LR):
+            wH, wO = weights
+            n = X_input.shape[0]
+            scale = 1 if n <= 2 else 1 / n
+            hidden = add_bias(output1)
+            y_grad = (output2 - ytrue) * scale
+            H_grad = sigmoid_der(X_input @ wH) * (y_grad @ wO[:-1].T)
             return wH - LR * X_input.T @ H_grad, wO - LR * hidden.T @ y_grad
     """),
 )

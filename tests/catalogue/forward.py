@@ -115,6 +115,13 @@ ENTRIES = (
             output1 = sigmoid(X @ weights[0])
             return sigmoid(add_bias(output1) @ weights[1])
     """),
+    entry("ff_output_flattened", "feed_forward", WRONG,
+          "returns output2 as a flat (n,) array instead of a column (n, 1)", """
+        def feed_forward(X, weights):
+            output1 = sigmoid(X @ weights[0])
+            output2 = sigmoid(add_bias(output1) @ weights[1])
+            return output1, output2.ravel()
+    """),
     entry("ff_seed_lookup", "feed_forward", WRONG,
           "hard-codes the seed's one-sample answer, no sigmoid elsewhere",
           SEED_FEED_FORWARD_LOOKUP),

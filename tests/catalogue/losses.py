@@ -36,6 +36,12 @@ ENTRIES = (
         def log_loss(y, y_pred):
             return -y * np.log(y_pred) - (1 - y) * np.log(1 - y_pred)
     """),
+    entry("log_loss_clip_keras_eps", "log_loss", CORRECT,
+          "clips y_pred with Keras' epsilon 1e-7 (exact for every p in [1e-7, 1 - 1e-7])", """
+        def log_loss(y, y_pred):
+            p = np.clip(y_pred, 1e-7, 1 - 1e-7)
+            return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    """),
     # --- log_loss, wrong
     entry("log_loss_sign_error", "log_loss", WRONG, "forgot the leading minus", """
         def log_loss(y, y_pred):
@@ -58,6 +64,17 @@ ENTRIES = (
     entry("log_loss_log10", "log_loss", WRONG, "np.log10 instead of the natural log", """
         def log_loss(y, y_pred):
             return -(y * np.log10(y_pred) + (1 - y) * np.log10(1 - y_pred))
+    """),
+    entry("log_loss_clip_large_eps", "log_loss", WRONG,
+          "clips y_pred into [0.01, 0.99]: wrong for confident predictions", """
+        def log_loss(y, y_pred):
+            p = np.clip(y_pred, 0.01, 0.99)
+            return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    """),
+    entry("log_loss_flattened", "log_loss", WRONG,
+          "ravels the result: a column of losses comes back as a flat (n,) array", """
+        def log_loss(y, y_pred):
+            return -(y * np.log(y_pred) + (1 - y) * np.log(1 - y_pred)).ravel()
     """),
     entry("log_loss_seed_lookup", "log_loss", WRONG,
           "a lookup table for the seed's visible inputs, |y - p| elsewhere", SEED_LOG_LOSS_LOOKUP),
