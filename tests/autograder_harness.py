@@ -44,9 +44,11 @@ NOTEBOOK = Path(os.environ.get("NN_AUTOGRADER_NOTEBOOK")
                 or COURSE_ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").resolve()
 CATALOGUE_DIR = HERE / "catalogue"
 
-# Cells never run by the harness, by cell id: expensive and independent of the
-# graded functions' correctness beyond what the graded test cells check.
-SKIP_CELL_IDS = frozenset()
+# Cells the harness does not run, by cell id. test_training trains the network twice for
+# 3000 epochs: seconds per entry, minutes for the catalogue. It tests feed_forward and
+# backprop end to end, which test_feed_forward and test_backprop check directly. The
+# comparison with stock nbgrader runs it too (``grade(..., skip=())``).
+SKIP_CELL_IDS = frozenset({"test_training"})
 # A cell that imports or uses these is the Keras part: TensorFlow must not load here.
 EXPENSIVE_WORDS = ("tensorflow", "keras")
 
@@ -94,9 +96,9 @@ def _nbgrader(cell):
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def skip_reason(cell):
+def skip_reason(cell, skip=SKIP_CELL_IDS):
     """Why the harness does not run this cell ('' to run it)."""
-    if cell.get("id") in SKIP_CELL_IDS:
+    if cell.get("id") in skip:
         return "listed in SKIP_CELL_IDS"
     lowered = cell.source.lower()
     for word in EXPENSIVE_WORDS:
@@ -133,19 +135,19 @@ def tested_functions(grade_id, source, graded):
     return tuple(sorted(found, key=list(graded).index))
 
 
-def plan(nb):
+def plan(nb, skip=SKIP_CELL_IDS):
     """Every code cell of ``nb`` with what the harness does with it."""
     cells = [c for c in nb.cells if c.cell_type == "code"]
     graded = []
     for cell in cells:
         meta = _nbgrader(cell)
-        if meta.get("solution") and not skip_reason(cell):
+        if meta.get("solution") and not skip_reason(cell, skip):
             graded += [f for f in _defined_functions(cell.source) if f not in graded]
     result = []
     for cell in cells:
         meta = _nbgrader(cell)
         grade_id, points = meta.get("grade_id", ""), float(meta.get("points", 0) or 0)
-        reason = skip_reason(cell)
+        reason = skip_reason(cell, skip)
         if meta.get("solution"):
             kind, functions = "solution", _defined_functions(cell.source)
         elif meta.get("grade"):
@@ -326,13 +328,14 @@ def verdict_problem(entry, result):
 # grading: the parent side
 
 
-def grade(entries, notebook=NOTEBOOK, workers=None, reference=True):
+def grade(entries, notebook=NOTEBOOK, workers=None, reference=True, skip=SKIP_CELL_IDS):
     """Grade each entry (and the untouched reference solution, as ``"reference"``).
 
     Returns {name: EntryResult}. One server process forks one process per entry.
+    ``skip``: the cell ids not to run (the Keras part is never run).
     """
     nb = read_notebook(notebook)
-    cells = plan(nb)
+    cells = plan(nb, skip)
     if not any(c.kind == "test" for c in cells):
         raise HarnessError(f"{notebook} has no graded test cell")
     jobs, results = [], {}
@@ -495,6 +498,7 @@ def _serve():
     import matplotlib.pyplot  # noqa: F401
     import numpy  # noqa: F401
     import scipy.special  # noqa: F401
+    from IPython.core import inputtransformer2  # noqa: F401 - for cells with %magics
 
     import nnscratch  # noqa: F401
     import nnscratch.testing  # noqa: F401
