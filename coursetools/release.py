@@ -28,7 +28,9 @@ def _scratch_course(root, workdir):
 def generate(workdir, assignment, execute=True):
     """Generate release and solutions of ``assignment`` inside ``workdir``."""
     run_nbgrader(["generate_assignment", assignment, "--force"], cwd=workdir)
-    solution_args = ["generate_solution", assignment, "--force"]
+    # nbgrader's default solution folder is "solution"; this course commits "solutions/".
+    solution_args = ["generate_solution", assignment, "--force",
+                     f"--CourseDirectory.solution_directory={SOLUTIONS}"]
     if not execute:
         solution_args.append("--Execute.enabled=False")
     run_nbgrader(solution_args, cwd=workdir)
