@@ -122,3 +122,25 @@ def check_unchanged(before, after, name="the input", hint=""):
 def snapshot(value):
     """A private float copy of ``value`` to compare with later (see ``check_unchanged``)."""
     return as_float_array(value)
+
+
+def check_accuracy(probabilities, labels, minimum, name="the accuracy", hint=""):
+    """Fail unless at least a fraction ``minimum`` of the predictions is right; return it.
+
+    ``probabilities`` are predicted probabilities of class 1 (n, 1), ``labels``
+    the 0/1 labels of the same shape; a prediction is class 1 when its
+    probability is above 0.5. A NaN or infinite probability counts as wrong.
+    """
+    probs = check_shape(probabilities, as_float_array(labels, "the labels").shape,
+                        "the predicted probabilities", hint)
+    got, want = _flat(probs), _flat(as_float_array(labels, "the labels"))
+    correct = 0
+    for i in _range(_len(want)):
+        p = got[i]
+        if _isfinite(p) and (p > 0.5) == (want[i] > 0.5):
+            correct += 1
+    accuracy = correct / _len(want) if _len(want) else 0.0
+    if not accuracy >= minimum:
+        _fail(f"{name} is {accuracy:.1%} ({correct} of {_len(want)} right); "
+              f"it should be at least {minimum:.0%}.", hint)
+    return accuracy
