@@ -1,0 +1,289 @@
+"""``SandboxedExecute``: nbgrader's Execute preprocessor, hardened for hostile notebooks.
+
+It replaces ``nbgrader.preprocessors.Execute`` in ``Autograde.autograde_preprocessors``.
+Differences, all about what a submission can do to the grader:
+
+- the kernel is a ``coursetools.sandbox.SandboxedKernelManager`` (nbgrader 0.9.6 passes
+  ``kernel_manager_class=AsyncKernelManager`` as a keyword, which beats any configuration, so
+  the class is fixed here) and runs in a fresh working copy of the notebook's folder,
+  ``work_root/<tmp>/``, owned by the sandbox user. The grader later writes the graded notebook
+  into the real folder, which the kernel never had access to, so a symbolic link the kernel
+  planted cannot redirect those writes;
+- output is capped while it arrives (``GradingLimits.output_bytes_per_cell``): beyond the cap
+  stdout and displays are dropped, while errors, execute results and the first stderr text,
+  the things nbgrader grades on, are kept; widget comm messages are ignored;
+- a dead kernel (``os._exit``, a crash, a kill at the memory or wall-clock limit) or a kernel
+  that ignores the timeout's interrupt does not abort the notebook: the cell gets an error
+  output, every later code cell is marked "not run" with an error output (so a test that did
+  not run scores 0, never full marks: nbgrader gives full marks to a test cell without
+  errors), and nothing is executed any more;
+- the kernel is shut down at once when the notebook is done (no five-second grace).
+
+Each executed notebook appends a record to ``RUNS`` (this process's; the engine clears it per
+submission): timeouts, how the kernel ended, cells not run, peak resident memory, seconds.
+"""
+
+import os
+import shutil
+import stat
+import tempfile
+import time
+from queue import Empty
+
+from nbclient.exceptions import CellExecutionComplete, CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from traitlets import Integer, Unicode
+
+from coursetools.limits import GradingLimits
+from coursetools.sandbox import SandboxedKernelManager
+
+RUNS = []
+_SIGNALS = {9: "SIGKILL", 24: "SIGXCPU", 25: "SIGXFSZ", 11: "SIGSEGV", 6: "SIGABRT", 15: "SIGTERM"}
+
+
+def copy_regular_tree(source, target, skip_suffixes=(), owner=None):
+    """Copy regular files and folders only (no links, devices or fifos); chown to ``owner``."""
+    os.makedirs(target, exist_ok=True)
+    for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
+        rel = os.path.relpath(dirpath, source)
+        dest_dir = os.path.normpath(os.path.join(target, rel))
+        os.makedirs(dest_dir, exist_ok=True)
+        for name in list(dirnames):
+            if os.path.islink(os.path.join(dirpath, name)):
+                dirnames.remove(name)
+        for name in filenames:
+            src = os.path.join(dirpath, name)
+            if name.endswith(tuple(skip_suffixes)):
+                continue
+            st = os.lstat(src)
+            if stat.S_ISREG(st.st_mode):
+                shutil.copyfile(src, os.path.join(dest_dir, name), follow_symlinks=False)
+    if owner is not None:
+        for dirpath, _dirnames, filenames in os.walk(target):
+            os.chown(dirpath, owner, owner)
+            for name in filenames:
+                os.chown(os.path.join(dirpath, name), owner, owner)
+
+
+def _error(ename, evalue):
+    return new_output("error", ename=ename, evalue=evalue,
+                      traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
+
+
+def _size(content):
+    size = len(content.get("text") or "")
+    for value in (content.get("data") or {}).values():
+        size += len(value) if isinstance(value, str) else len(repr(value))
+    size += sum(len(line) for line in content.get("traceback") or ())
+    return size
+
+
+class SandboxedExecute(Execute):
+    """Execute each notebook in the sandbox; survive whatever the notebook does."""
+
+    work_root = Unicode("", help="folder for the kernels' working copies").tag(config=True)
+    work_owner = Integer(-1, help="uid that owns the working copy (-1: the grader)").tag(
+        config=True)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        super().__init__(**kwargs)
+        self.shutdown_kernel = "immediate"
+        # a reply without its "idle" status (output dropped at the message-size cap, or an
+        # interrupted cell): grade by the reply, then check the kernel is still answering
+        self.raise_on_iopub_timeout = False
+        self.limits = GradingLimits(parent=self)
+
+    # --- one notebook ------------------------------------------------------------------------
+
+    def preprocess(self, nb, resources=None, km=None):
+        record = {"notebook": resources.get("nbgrader", {}).get("notebook", ""), "timeouts": [],
+                  "ended": None, "kind": None, "cells_not_run": 0, "peak_rss": 0,
+                  "seconds": 0.0, "truncated_cells": []}
+        self._record, self._dead, self._bytes, self._cell_index = record, None, {}, None
+        folder = resources["metadata"]["path"]
+        start = time.monotonic()
+        work = tempfile.mkdtemp(prefix="w", dir=self.work_root or None)
+        try:
+            owner = self.work_owner if self.work_owner >= 0 else None
+            copy_regular_tree(folder, work, skip_suffixes=(".ipynb",), owner=owner)
+            os.chmod(work, 0o700)
+            resources["metadata"]["path"] = work
+            return super().preprocess(nb, resources, km)
+        except Exception as exc:
+            if record["ended"] is None:
+                record["ended"] = f"the kernel did not start or answer: {exc}".splitlines()[0]
+                record["kind"] = "error"
+            raise
+        finally:
+            resources["metadata"]["path"] = folder
+            record["seconds"] = time.monotonic() - start
+            shutil.rmtree(work, ignore_errors=True)
+            RUNS.append(record)
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        seal = getattr(self.km, "seal", None)
+        if seal is not None:
+            seal()
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    async def _async_cleanup_kernel(self):
+        km = self.km
+        try:
+            await super()._async_cleanup_kernel()
+        finally:
+            if km is not None:
+                self._record["peak_rss"] = max(self._record["peak_rss"],
+                                               getattr(km, "peak_rss", 0))
+
+    _cleanup_kernel = run_sync(_async_cleanup_kernel)
+
+    # --- one cell ----------------------------------------------------------------------------
+
+    def preprocess_cell(self, cell, resources, index):
+        self._cell_index = index
+        if self._dead is not None:
+            if cell.cell_type == "code" and cell.source.strip():
+                cell.outputs = [_error("NotRun", f"not run: {self._dead}")]
+                cell.execution_count = None
+                self._record["cells_not_run"] += 1
+            return cell, self.resources
+        self._idle_seen = False
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._kernel_gone(cell, index, interrupted=False)
+        except CellTimeoutError:
+            self._kernel_gone(cell, index, interrupted=True)
+        else:
+            if index in self._record["timeouts"]:
+                if not self._responsive(self.limits.interrupt_grace):
+                    self._kernel_gone(cell, index, interrupted=True)
+            elif cell.cell_type == "code" and cell.source.strip() and not self._idle_seen:
+                self._repair_output(cell, index)
+        return cell, self.resources
+
+    def process_message(self, msg, cell, cell_index):
+        try:
+            return super().process_message(msg, cell, cell_index)
+        except CellExecutionComplete:
+            self._idle_seen = True
+            raise
+
+    def _repair_output(self, cell, index):
+        """The reply came but not the end of the cell's output: output messages were lost
+        (ZeroMQ drops the connection for good at the message-size cap, or the grader fell
+        behind). Reconnect, and say so in the cell."""
+        if index not in self._record["truncated_cells"]:
+            self._record["truncated_cells"].append(index)
+        cell.outputs.append(new_output(
+            "stream", name="stdout",
+            text=f"\n[autograder: output lost, a message was larger than "
+                 f"{self.limits.max_message_bytes // 1024**2} MiB or came too fast]\n"))
+        if not self._reconnect_iopub(self.limits.interrupt_grace):
+            self._kernel_gone(cell, index, interrupted=False)
+
+    async def _async_reconnect_iopub(self, seconds):
+        kc = self.kc
+        try:
+            kc.iopub_channel.stop()
+        except Exception:  # noqa: BLE001 - an already broken socket
+            pass
+        kc._iopub_channel = None
+        kc.iopub_channel.start()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            msg_id = kc.kernel_info()  # its "idle" status proves the new connection works
+            until = min(deadline, time.monotonic() + 0.25)
+            try:
+                while (left := until - time.monotonic()) > 0:
+                    msg = await kc.iopub_channel.get_msg(timeout=left)
+                    if msg["parent_header"].get("msg_id") == msg_id and \
+                            msg["msg_type"] == "status" and \
+                            msg["content"].get("execution_state") == "idle":
+                        return True
+            except Empty:
+                continue
+            except Exception:  # noqa: BLE001 - a dead kernel
+                return False
+        return False
+
+    _reconnect_iopub = run_sync(_async_reconnect_iopub)
+
+    async def _async_responsive(self, seconds):
+        """Whether the kernel answers a kernel_info request on its shell within ``seconds``."""
+        try:
+            msg_id = self.kc.kernel_info()
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0:
+                msg = await self.kc.shell_channel.get_msg(timeout=left)
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    return True
+        except Exception:  # noqa: BLE001 - Empty, a dead kernel, a closed channel
+            return False
+        return False
+
+    _responsive = run_sync(_async_responsive)
+
+    def _kernel_gone(self, cell, index, interrupted):
+        km = self.km
+        if interrupted and km is not None and hasattr(km, "kill_sandbox"):
+            km.kill_sandbox(f"cell {index} ran longer than {self.timeout} s and did not stop "
+                            "when interrupted", kind="timeout")
+        reason, kind = self._why_dead(km)
+        self._dead = f"{reason} (in cell {index})"
+        self._record.update(ended=self._dead, kind=kind)
+        cell.outputs.append(_error("KernelDied" if kind == "kernel_died" else "Timeout",
+                                   self._dead))
+
+    def _why_dead(self, km):
+        if km is not None and getattr(km, "kill_reason", None):
+            return km.kill_reason, km.kill_kind
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        code = process.poll() if process is not None else None
+        if code is None:
+            return "the kernel stopped answering", "kernel_died"
+        if code < 0 or code > 128:
+            number = -code if code < 0 else code - 128
+            return f"the kernel died ({_SIGNALS.get(number, f'signal {number}')})", "kernel_died"
+        return f"the kernel exited with status {code}", "kernel_died"
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self._record["timeouts"].append(self._cell_index)
+        return await super()._async_handle_timeout(timeout, cell)
+
+    # --- output ------------------------------------------------------------------------------
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        before = self._bytes.get(cell_index, 0)
+        used = before + _size(content)
+        self._bytes[cell_index] = used
+        cap = self.limits.output_bytes_per_cell
+        msg_type = msg.get("msg_type")
+        if used <= cap or msg_type in ("error", "execute_result"):
+            return super().output(outs, msg, display_id, cell_index)
+        if msg_type == "stream" and before < cap:  # keep the head of the text that crosses
+            head = dict(msg, content=dict(content, text=str(content.get("text", ""))[
+                :cap - before]))
+            super().output(outs, head, display_id, cell_index)
+        if cell_index not in self._record["truncated_cells"]:
+            self._record["truncated_cells"].append(cell_index)
+            outs.append(new_output("stream", name="stdout",
+                                   text=f"\n[autograder: output beyond {cap // 1024} KiB "
+                                        "dropped]\n"))
+        if msg_type == "stream" and content.get("name") == "stderr":
+            # writing to stderr costs a test cell its points in nbgrader: keep that fact
+            if not any(o.get("output_type") == "stream" and o.get("name") == "stderr"
+                       for o in outs):
+                outs.append(new_output("stream", name="stderr",
+                                       text=str(content.get("text", ""))[:500]))
+        return None
+
+    def handle_comm_msg(self, outs, msg, cell_index):
+        return None  # no widgets when grading: they could route output around the cap
