@@ -1,0 +1,354 @@
+"""Static tamper scan: code in a submission that reaches for the grading machinery.
+
+``scan(nb)`` parses every code cell a student can change (IPython syntax is first turned into
+Python, so ``!cmd`` and ``%magic`` show up as ``get_ipython()`` calls) and returns findings
+such as ``"cell 4: rebinds numpy.allclose"``. A flagged submission is graded like any other;
+the findings go to ``results.json`` and the report, for a person to look at. The scan looks
+for code that:
+
+- rebinds or deletes an attribute of an imported module (``np.allclose = ...``,
+  ``builtins.round = ...``, ``setattr(np.testing, ...)``), writes ``sys.modules``,
+  ``globals()``, ``vars()``, ``__builtins__`` or a module's ``__dict__``;
+- shadows, at the top level of a cell, a builtin (``abs``, ``round``, ``all`` ...), a check
+  function of the course (``check_close`` ...) or an imported module's name (``np = ...``);
+- subclasses ``numpy.ndarray`` or defines comparison/rounding/conversion dunders
+  (``__eq__``, ``__round__``, ``__array_ufunc__`` ...) that can fool a naive comparison;
+- touches the kernel or interpreter: ``get_ipython()`` (and through it every IPython hook),
+  ``sys.settrace``/``setprofile``/``_getframe``/``excepthook``/``displayhook``, frame and
+  code objects, ``gc`` referrers, ``ctypes``, ``importlib``, ``exec``/``eval``/``compile``;
+- ends or controls processes, or talks to the network: ``os._exit``, ``sys.exit``, ``exit()``,
+  ``os.kill``/``fork``/``system``, ``signal``, ``subprocess``, ``socket``, ``multiprocessing``.
+
+``structure(submitted, released, gradebook_cells)`` compares the notebook's cells with the
+released notebook: test cells deleted, edited, re-typed, duplicated or moved, points or ids
+changed, metadata stripped. Locked cells are restored by nbgrader, so the scan skips the code
+of a locked cell that still carries its grade_id (what runs is the instructor's source).
+"""
+
+import ast
+import builtins
+
+SUSPICIOUS_MODULES = {
+    "ctypes", "gc", "IPython", "ipykernel", "jupyter_client", "zmq", "nbgrader", "nbformat",
+    "nbclient", "importlib", "subprocess", "socket", "multiprocessing", "signal", "pty",
+    "builtins", "inspect", "atexit", "_thread", "threading", "faulthandler", "resource",
+    "urllib", "http", "requests", "shutil", "asyncio",
+}
+SUSPICIOUS_CALLS = {
+    "get_ipython", "exec", "eval", "compile", "__import__", "breakpoint", "exit", "quit",
+    "os._exit", "os.kill", "os.killpg", "os.fork", "os.forkpty", "os.system", "os.popen",
+    "os.setsid", "os.execv", "os.execve", "os.execvp", "os.spawnv", "os.abort", "os.chmod",
+    "os.symlink", "os.link", "os.remove", "os.unlink", "os.rename", "os.replace",
+    "sys.exit", "sys.settrace", "sys.setprofile", "sys._getframe", "sys.addaudithook",
+    "sys.setrecursionlimit", "threading.settrace", "threading.setprofile",
+    "gc.get_referrers", "gc.get_referents", "gc.get_objects",
+    "importlib.reload", "importlib.import_module", "inspect.currentframe", "inspect.stack",
+    "signal.signal", "signal.alarm", "signal.setitimer",
+}
+SUSPICIOUS_ATTRIBUTES = {
+    "__subclasses__", "__globals__", "__code__", "__closure__", "__builtins__", "__bases__",
+    "__mro__", "f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "gi_frame",
+    "cr_frame", "_getframe", "settrace", "setprofile", "meta_path", "path_hooks",
+    "displayhook", "excepthook", "showtraceback", "set_custom_exc", "user_ns", "run_cell",
+    "input_transformers_post", "input_transformers_cleanup", "ast_transformers",
+}
+DUNDERS = {
+    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__round__", "__abs__",
+    "__float__", "__int__", "__index__", "__bool__", "__array__", "__array_ufunc__",
+    "__array_function__", "__array_finalize__", "__array_wrap__", "__getattribute__",
+    "__instancecheck__", "__subclasscheck__", "__hash__", "__len__", "__iter__",
+}
+BUILTIN_NAMES = {n for n in dir(builtins) if not n.startswith("_")}
+MAX_FINDINGS = 30
+
+
+def _course_check_names():
+    try:
+        import nnscratch
+        import nnscratch.testing as testing
+    except ImportError:  # the scan still works without the course package
+        return set()
+    names = {n for n in dir(testing) if not n.startswith("_") and callable(getattr(testing, n))}
+    names |= set(getattr(nnscratch, "__all__", ()))
+    return names - {"math", "numpy"}
+
+
+def _python_source(source):
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001 - a cell IPython cannot read cannot run either
+        return source
+
+
+def _dotted(node):
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    if isinstance(node, ast.Call):
+        inner = _dotted(node.func)
+        parts.append(f"{inner}()" if inner else "()")
+        return ".".join(reversed(parts))
+    return None
+
+
+class _Scanner(ast.NodeVisitor):
+    def __init__(self, aliases, check_names):
+        self.aliases = aliases  # local name -> module path
+        self.check_names = check_names
+        self.found = []
+        self.depth = 0
+
+    def flag(self, node, text):
+        self.found.append((getattr(node, "lineno", 0), text))
+
+    def resolve(self, dotted):
+        if not dotted:
+            return dotted
+        head, _, rest = dotted.partition(".")
+        if head == "__builtins__":
+            head = "builtins"
+        elif head in self.aliases:
+            head = self.aliases[head]
+        return f"{head}.{rest}" if rest else head
+
+    def _is_module_root(self, dotted):
+        head = dotted.split(".", 1)[0] if dotted else ""
+        return head in self.aliases or head == "__builtins__"
+
+    # imports
+    def visit_Import(self, node):
+        for alias in node.names:
+            local = alias.asname or alias.name.split(".")[0]
+            self.aliases[local] = alias.name if alias.asname else alias.name.split(".")[0]
+            self._module(node, alias.name)
+            self._binding(node, local, imported=True)
+
+    def visit_ImportFrom(self, node):
+        module = node.module or ""
+        self._module(node, module)
+        for alias in node.names:
+            local = alias.asname or alias.name
+            if alias.name == "*":
+                self.flag(node, f"star import from {module}")
+                continue
+            self.aliases[local] = f"{module}.{alias.name}"
+            self._module(node, f"{module}.{alias.name}")
+            if not module.startswith("nnscratch"):
+                self._binding(node, local, imported=True)
+
+    def _module(self, node, name):
+        top = name.split(".")[0]
+        if top in SUSPICIOUS_MODULES:
+            self.flag(node, f"imports {name}")
+
+    # bindings at the top level of a cell
+    def _binding(self, node, name, imported=False):
+        if self.depth:
+            return
+        if name in BUILTIN_NAMES:
+            self.flag(node, f"shadows the builtin {name!r}")
+        if name in self.check_names:
+            self.flag(node, f"redefines the course's check function {name!r}")
+        if not imported and name in self.aliases:
+            self.flag(node, f"rebinds the module name {name!r} ({self.aliases[name]})")
+
+    def _target(self, node, target, verb="rebinds"):
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self._target(node, element, verb)
+        elif isinstance(target, ast.Starred):
+            self._target(node, target.value, verb)
+        elif isinstance(target, ast.Name):
+            if verb == "deletes" and target.id in BUILTIN_NAMES | self.check_names:
+                self.flag(node, f"deletes the name {target.id!r}")
+            elif verb != "deletes":
+                self._binding(node, target.id)
+                if not self.depth:
+                    self.aliases.pop(target.id, None)
+        elif isinstance(target, ast.Attribute):
+            dotted = _dotted(target)
+            if self._is_module_root(dotted):
+                self.flag(node, f"{verb} {self.resolve(dotted)}")
+            elif target.attr in SUSPICIOUS_ATTRIBUTES or target.attr == "__dict__":
+                self.flag(node, f"{verb} .{target.attr}")
+        elif isinstance(target, ast.Subscript):
+            container = _dotted(target.value) or ""
+            resolved = self.resolve(container) or ""
+            if (resolved in ("sys.modules", "builtins", "builtins.__dict__")
+                    or container in ("globals()", "vars()", "locals()")
+                    or container.startswith("vars.") or container.endswith("__dict__")
+                    or (isinstance(target.value, ast.Call) and _dotted(target.value.func) in
+                        ("vars", "globals", "locals"))):
+                self.flag(node, f"{verb} an entry of {resolved or container}")
+
+    def visit_Assign(self, node):
+        for target in node.targets:
+            self._target(node, target)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node):
+        self._target(node, node.target)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node):
+        self._target(node, node.target)
+        self.generic_visit(node)
+
+    def visit_Delete(self, node):
+        for target in node.targets:
+            self._target(node, target, verb="deletes")
+        self.generic_visit(node)
+
+    def visit_For(self, node):
+        self._target(node, node.target)
+        self.generic_visit(node)
+
+    def visit_With(self, node):
+        for item in node.items:
+            if item.optional_vars is not None:
+                self._target(node, item.optional_vars)
+        self.generic_visit(node)
+
+    def visit_NamedExpr(self, node):
+        self._target(node, node.target)
+        self.generic_visit(node)
+
+    # definitions
+    def _scope(self, node):
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+
+    def visit_FunctionDef(self, node):
+        self._binding(node, node.name)
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        self._scope(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node):
+        self._scope(node)
+
+    def visit_ClassDef(self, node):
+        self._binding(node, node.name)
+        for base in node.bases:
+            dotted = self.resolve(_dotted(base)) or ""
+            if dotted.endswith("ndarray") or dotted.endswith("matrix"):
+                self.flag(node, f"class {node.name} subclasses {dotted}")
+        dunders = sorted(
+            item.name for item in node.body
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name in DUNDERS
+        ) + sorted(
+            t.id for item in node.body if isinstance(item, ast.Assign)
+            for t in item.targets if isinstance(t, ast.Name) and t.id in DUNDERS
+        )
+        if dunders:
+            self.flag(node, f"class {node.name} defines {', '.join(dunders)}")
+        self._scope(node)
+
+    # uses
+    def visit_Call(self, node):
+        dotted = _dotted(node.func)
+        resolved = self.resolve(dotted) if dotted else None
+        for name in {dotted, resolved} - {None}:
+            if name in SUSPICIOUS_CALLS or name.split(".")[0] in ("ctypes", "socket",
+                                                                   "subprocess"):
+                self.flag(node, f"calls {name}()")
+                break
+        if dotted in ("setattr", "delattr") and node.args:
+            target = _dotted(node.args[0])
+            if target and (self._is_module_root(target) or target.endswith("__dict__")):
+                self.flag(node, f"{dotted}() on {self.resolve(target)}")
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node):
+        if node.attr in SUSPICIOUS_ATTRIBUTES:
+            self.flag(node, f"uses .{node.attr}")
+        self.generic_visit(node)
+
+    def visit_Name(self, node):
+        if node.id == "__builtins__":
+            self.flag(node, "uses __builtins__")
+
+
+def _grade_id(cell):
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta.get("grade_id") if isinstance(meta, dict) else None
+
+
+def scan(nb, locked_ids=()):
+    """Findings for the code cells of ``nb`` (a NotebookNode or dict), in cell order."""
+    aliases, findings = {}, []
+    check_names = _course_check_names()
+    for index, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        if _grade_id(cell) in set(locked_ids):
+            continue  # nbgrader puts the instructor's source back
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        try:
+            tree = ast.parse(_python_source(source))
+        except (SyntaxError, ValueError):
+            continue  # a cell that does not parse raises before it can do anything
+        scanner = _Scanner(aliases, check_names)
+        scanner.visit(tree)
+        for lineno, text in scanner.found:
+            finding = f"cell {index}, line {lineno}: {text}"
+            if finding not in findings:
+                findings.append(finding)
+    if len(findings) > MAX_FINDINGS:
+        findings = findings[:MAX_FINDINGS] + [f"... {len(findings) - MAX_FINDINGS} more"]
+    return findings
+
+
+def structure(submitted, released):
+    """How the submitted notebook's nbgrader cells differ from the released notebook's."""
+
+    def cells(nb):
+        out = {}
+        for i, cell in enumerate(nb.get("cells", [])):
+            grade_id = _grade_id(cell)
+            if grade_id:
+                out.setdefault(grade_id, []).append((i, cell))
+        return out
+
+    mine, theirs = cells(submitted), cells(released)
+    findings = []
+    for grade_id, copies in theirs.items():
+        _, original = copies[0]
+        meta = original["metadata"]["nbgrader"]
+        if grade_id not in mine:
+            what = "test cell" if meta.get("grade") else "cell"
+            findings.append(f"{what} {grade_id} missing (deleted, metadata stripped or "
+                            "grade_id changed)")
+            continue
+        if len(mine[grade_id]) > 1:
+            findings.append(f"cell {grade_id} duplicated {len(mine[grade_id])} times")
+        _, cell = mine[grade_id][-1]
+        if meta.get("locked"):
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else source
+            if cell.get("cell_type") != original.get("cell_type"):
+                findings.append(f"locked cell {grade_id} re-typed as {cell.get('cell_type')}")
+            elif source != original.get("source"):
+                findings.append(f"locked cell {grade_id} edited")
+        got = cell["metadata"].get("nbgrader", {})
+        for key in ("points", "grade", "solution", "locked"):
+            if isinstance(got, dict) and got.get(key) != meta.get(key):
+                findings.append(f"cell {grade_id}: nbgrader {key} changed to {got.get(key)!r}")
+    for grade_id in mine:
+        if grade_id not in theirs:
+            findings.append(f"unknown grade_id {grade_id!r}")
+    order_mine = [g for g in sorted(mine, key=lambda g: mine[g][-1][0]) if g in theirs]
+    order_theirs = [g for g in sorted(theirs, key=lambda g: theirs[g][0][0]) if g in mine]
+    if order_mine != order_theirs:
+        findings.append("graded cells reordered")
+    return findings
