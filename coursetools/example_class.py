@@ -16,7 +16,7 @@ dara       sigmoid with ``np.exp(x)`` instead of ``np.exp(-x)``; the rest correc
 eli        backprop averages the gradient over the samples instead of summing; rest correct
 fynn       correct, but edited one test cell and deleted another (for the tamper scan)
 gus        not a notebook any more: the file was cut off during upload (invalid JSON)
-hana       a ``while`` loop that never ends in log_loss (the grader must time out)
+hana       correct, but a ``while`` loop that never ends in the log_loss cell (a timeout)
 ivan       calls ``os._exit`` in a solution cell (the kernel dies)
 =========  ==============================================================================
 
@@ -135,13 +135,12 @@ SIGMOID_EXP_X = """def sigmoid(x):
     return 1 / (1 + np.exp(x))
 """
 
-LOG_LOSS_NEVER_ENDS = """def log_loss(y, y_pred):
-    y, y_pred = np.asarray(y, dtype=float), np.asarray(y_pred, dtype=float)
-    loss = np.zeros_like(y_pred)
-    i = 0
-    while i < len(y_pred):  # forgot `i += 1`: never ends
-        loss[i] = -(y[i] * np.log(y_pred[i]) + (1 - y[i]) * np.log(1 - y_pred[i]))
-    return loss
+NEVER_ENDS = """
+
+# try it on a few predictions
+i = 0
+while i < 10:  # forgot `i += 1`: never ends
+    loss = log_loss(1.0, (i + 1) / 11)
 """
 
 KILLS_KERNEL = """import os
@@ -214,7 +213,10 @@ def _invalid_json(a):
 
 
 def _infinite_loop(a):
-    return a.replace(_complete(a), "log_loss", LOG_LOSS_NEVER_ENDS)
+    notebooks = _complete(a)
+    cell = a.cell(notebooks, "log_loss")
+    cell.source = cell.source.rstrip("\n") + "\n" + NEVER_ENDS
+    return notebooks
 
 
 def _kills_kernel(a):
@@ -245,7 +247,7 @@ STUDENTS = (
             "2025-05-01 14:20:10.000000 UTC"),
     Student("gus", "invalid JSON: upload cut off half-way", _invalid_json,
             "2025-05-01 15:00:00.000000 UTC"),
-    Student("hana", "a loop that never ends in log_loss", _infinite_loop,
+    Student("hana", "a loop that never ends in the log_loss cell", _infinite_loop,
             "2025-05-01 16:33:21.000000 UTC"),
     Student("ivan", "calls os._exit: the kernel dies", _kills_kernel,
             "2025-05-01 17:59:59.000000 UTC"),
