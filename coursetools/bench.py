@@ -9,7 +9,8 @@ notebook), measured in the same run on this machine:
   time, and the speed-up over stock nbgrader;
 - bare execution of the solution notebook once with nbclient (kernel start included);
 - the engine's time per submission (a second engine run with jobs=1, divided by N) and
-  its ratio to bare execution: the overhead of grading one notebook;
+  its ratio to bare execution: the overhead of grading one notebook (``--no-serial``: the
+  mean of the per-submission seconds of the parallel run instead);
 - the peak memory of one grading kernel: the kernel-tracked high-water mark (VmHWM in
   /proc/<pid>/status) of each ipykernel process and its descendants, sampled every 0.1 s
   during the jobs=1 engine run (and the bare run); the largest such sum.
@@ -34,6 +35,7 @@ import nbformat
 
 from coursetools import example_class
 from coursetools.demo import DemoError, ensure_release, make_course
+from coursetools.gradebook import GradingError
 from coursetools.paths import COURSE_ROOT, SOLUTIONS, nbgrader_env
 
 SCRATCH = COURSE_ROOT / ".scratch" / "bench"
@@ -169,9 +171,8 @@ def time_stock(course, assignment, n):
 def time_engine(course, assignment, jobs):
     from coursetools import grading
 
-    kwargs = {} if jobs is None else {"jobs": jobs}
     start = time.monotonic()
-    results = grading.autograde(Path(course), assignment, **kwargs)
+    results = grading.autograde(Path(course), assignment, jobs=jobs)
     seconds = time.monotonic() - start
     bad = [s["student"] for s in results["submissions"]
            if s["status"] != "graded" or s["score"] != s["max_score"]]
@@ -246,53 +247,46 @@ def run(n=8, jobs=None, serial=True, root=COURSE_ROOT, assignment=example_class.
     reference_class(stock_course, assignment, n, root)
     stock = time_stock(stock_course, assignment, n)
 
-    try:
-        from coursetools import grading  # noqa: F401
-    except ImportError:
-        grading = None
-    engine = serial_seconds = results = None
-    memory = bare_memory
-    if grading is not None:
-        print("the course's engine (sandboxed, parallel)...", flush=True)
-        engine_course = make_course(SCRATCH / "engine", root)
-        reference_class(engine_course, assignment, n, root)
-        engine, results = time_engine(engine_course, assignment, jobs)
-        if serial:
-            print("the course's engine with jobs=1 (per-submission time, kernel memory)...",
-                  flush=True)
-            serial_course = make_course(SCRATCH / "serial", root)
-            reference_class(serial_course, assignment, n, root)
-            with KernelMemory() as memory:
-                serial_seconds, _ = time_engine(serial_course, assignment, 1)
+    print("the course's engine (sandboxed, parallel)...", flush=True)
+    engine_course = make_course(SCRATCH / "engine", root)
+    reference_class(engine_course, assignment, n, root)
+    engine, results = time_engine(engine_course, assignment, jobs)
+    serial_seconds, memory, serial_results = None, bare_memory, results
+    if serial:
+        print("the course's engine with jobs=1 (per-submission time, kernel memory)...",
+              flush=True)
+        serial_course = make_course(SCRATCH / "serial", root)
+        reference_class(serial_course, assignment, n, root)
+        with KernelMemory() as memory:
+            serial_seconds, serial_results = time_engine(serial_course, assignment, 1)
 
     print()
     print(f"bench results ({assignment}, N={n}; {machine()})")
     print(_row("stock nbgrader autograde, sequential, no sandbox", f"{stock:.1f} s"))
-    if engine is None:
-        print("  the engine (coursetools.grading) is not available: no engine figures")
-    else:
-        print(_row(f"engine, sandbox {results['sandbox']}, jobs {results['jobs']}",
-                   f"{engine:.1f} s"))
-        print(_row("speed-up (stock / engine)", f"{stock / engine:.2f}x",
-                   f">= {TARGET_SPEEDUP}x", stock / engine >= TARGET_SPEEDUP))
+    print(_row(f"engine, sandbox {results['sandbox']}, jobs {results['jobs']}", f"{engine:.1f} s"))
+    print(_row("speed-up (stock / engine)", f"{stock / engine:.2f}x",
+               f">= {TARGET_SPEEDUP}x", stock / engine >= TARGET_SPEEDUP))
     print(_row("bare execution of the solution notebook (nbclient)", f"{bare:.1f} s"))
     if serial_seconds is not None:
-        per = serial_seconds / n
-        print(_row(f"engine per submission (jobs=1: {serial_seconds:.1f} s / {n})",
-                   f"{per:.1f} s"))
-        print(_row("  ratio to bare execution", f"{per / bare:.2f}x",
-                   f"<= {TARGET_OVERHEAD}x", per / bare <= TARGET_OVERHEAD))
-    elif results is not None:
+        per, how = serial_seconds / n, f"jobs=1: {serial_seconds:.1f} s / {n}"
+    else:
         per = sum(s["seconds"] for s in results["submissions"]) / n
-        print(_row(f"engine per submission (mean of results, jobs {results['jobs']})",
-                   f"{per:.1f} s"))
-        print(_row("  ratio to bare execution", f"{per / bare:.2f}x",
-                   f"<= {TARGET_OVERHEAD}x", per / bare <= TARGET_OVERHEAD))
+        how = f"mean of per-submission seconds, jobs {results['jobs']}"
+    print(_row(f"engine per submission ({how})", f"{per:.1f} s"))
+    print(_row("  ratio to bare execution", f"{per / bare:.2f}x",
+               f"<= {TARGET_OVERHEAD}x", per / bare <= TARGET_OVERHEAD))
     where = "jobs=1 engine run" if memory is not bare_memory else "bare execution"
     print(_row(f"peak memory of one grading kernel ({where})",
                f"{memory.peak / 1024**2:.0f} MiB", "<= 1 GiB", memory.peak <= TARGET_PEAK))
-    print("  (memory: VmHWM of each ipykernel process + descendants, /proc sampled every 0.1 s;"
-          f" {len(memory.kernels)} kernel(s) seen)")
+    print("  (VmHWM of each ipykernel process + its descendants, from /proc every 0.1 s; "
+          f"{len(memory.kernels)} kernel(s) seen)")
+    engine_peaks = [s.get("peak_rss_mib") for s in serial_results["submissions"]
+                    if s.get("peak_rss_mib") is not None]
+    if engine_peaks:
+        print(_row("  the engine's own figure (max peak_rss_mib in results)",
+                   f"{max(engine_peaks):.0f} MiB"))
+    print(f"  bare execution: {bare_memory.peak / 1024**2:.0f} MiB; "
+          f"scratch courses in {SCRATCH.relative_to(COURSE_ROOT)}/")
     return 0
 
 
@@ -311,7 +305,8 @@ def main(argv=None):
         if args.root == COURSE_ROOT:
             ensure_release()
         return run(args.n, args.jobs, args.serial, args.root)
-    except (DemoError, example_class.ExampleClassError, RuntimeError, OSError) as exc:
+    except (DemoError, example_class.ExampleClassError, GradingError, RuntimeError,
+            OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from coursetools import example_class, feedback, release
+from coursetools.gradebook import GradingError
 from coursetools.paths import COURSE_ROOT, RELEASE, SOURCE, assignments, run_nbgrader
 
 SCRATCH = COURSE_ROOT / ".scratch" / "demo"
@@ -60,51 +61,11 @@ def make_course(course, root=COURSE_ROOT):
 
 
 def grade(course, assignment, jobs=None):
-    """Autograde ``course/submitted`` with the course's engine; return its results dict."""
-    try:
-        from coursetools import grading
-    except ImportError:  # TEMPORARY until the engine lands: plain sequential nbgrader
-        return _grade_with_stock_nbgrader(course, assignment)
-    kwargs = {} if jobs is None else {"jobs": jobs}
-    return grading.autograde(Path(course), assignment, **kwargs)
+    """Autograde ``course/submitted`` with the course's engine (sandboxed, parallel), which
+    also writes grades.csv and the class report; return its results dict."""
+    from coursetools import grading
 
-
-def _grade_with_stock_nbgrader(course, assignment):
-    import time
-
-    from nbgrader.api import Gradebook
-
-    from coursetools.report import write_report
-
-    print("grading with stock nbgrader (sequential, no sandbox)...", flush=True)
-    start = time.monotonic()
-    try:
-        run_nbgrader(["autograde", assignment, "--force"], cwd=course)
-    except RuntimeError:
-        pass  # a broken submission makes nbgrader exit 1; the gradebook says which
-    run_nbgrader(["export"], cwd=course)
-    subs = []
-    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gb:
-        max_score = gb.find_assignment(assignment).max_score
-        for folder in sorted((Path(course) / "submitted").iterdir()):
-            student = folder.name
-            graded = (Path(course) / "autograded" / student / assignment).is_dir()
-            sub = {"student": student, "status": "graded" if graded else "error",
-                   "reason": "" if graded else "nbgrader autograde failed", "flags": [],
-                   "score": None, "max_score": max_score, "seconds": 0.0, "tests": []}
-            if graded:
-                s = gb.find_submission(assignment, student)
-                sub["score"] = s.score
-                for nb in s.notebooks:
-                    for g in nb.grades:
-                        sub["tests"].append({"notebook": nb.name, "grade_id": g.name,
-                                             "points": g.score, "max_points": g.max_score,
-                                             "passed": g.score == g.max_score})
-            subs.append(sub)
-    results = {"assignment": assignment, "started": "", "seconds": time.monotonic() - start,
-               "jobs": 1, "sandbox": "none", "max_score": max_score, "submissions": subs}
-    write_report(course, assignment, results)
-    return results
+    return grading.autograde(Path(course), assignment, jobs=jobs)
 
 
 def prepare(course, assignment=example_class.ASSIGNMENT, root=COURSE_ROOT):
@@ -153,7 +114,8 @@ def main(argv=None):
         ensure_release()
         assignment = example_class.ASSIGNMENT
         results = run_class(SCRATCH, assignment, jobs=args.jobs)
-    except (DemoError, example_class.ExampleClassError, RuntimeError, OSError) as exc:
+    except (DemoError, example_class.ExampleClassError, GradingError, RuntimeError,
+            OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print()
