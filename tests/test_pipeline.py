@@ -1,0 +1,128 @@
+"""End to end: the example class through the sandboxed autograder, the report and feedback.
+
+One grading run of the whole class (module-scoped fixture): it executes the real
+notebook, TensorFlow included, once per submission.
+"""
+
+import hashlib
+import html
+import re
+
+import nbformat
+import pytest
+
+from coursetools import demo, example_class
+from coursetools.paths import COURSE_ROOT, RELEASE, SOURCE
+
+pytestmark = pytest.mark.slow
+
+ASSIGNMENT = example_class.ASSIGNMENT
+
+# student: (status, score) -- the exact outcome of grading the example class. The notebook
+# has 24 points of autograded tests and 6 of written answers graded by hand (pending: 0 here).
+EXPECTED = {
+    "ada": ("graded", 24.0),  # complete and correct
+    "blake": ("graded", 0.0),  # blank
+    "chen": ("graded", 6.0),  # add_bias, sigmoid, log_loss: 2 points each
+    "dara": ("graded", 16.0),  # exp(x): loses sigmoid, sigmoid_der and feed_forward (2+2+4)
+    "eli": ("graded", 14.0),  # mean instead of sum: loses backprop and training (8+2)
+    "fynn": ("graded", 22.0),  # edited test restored by nbgrader; deleted test_training: 0
+    "gus": ("invalid_notebook", 0.0),  # graded as a missing notebook
+    "hana": ("timeout", 24.0),  # the looping cell is interrupted; the tests all pass
+    "ivan": ("kernel_died", 2.0),  # only test_add_bias ran before the kernel died
+}
+
+
+def _hashes(folder):
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = demo.prepare(tmp_path_factory.mktemp("pipeline") / "course", ASSIGNMENT)
+    before = _hashes(course / "submitted")
+    results = demo.grade_and_feedback(course, ASSIGNMENT)
+    return course, results, before
+
+
+def _by_student(results):
+    return {s["student"]: s for s in results["submissions"]}
+
+
+def test_every_student_gets_the_expected_score_and_status(graded):
+    _, results, _ = graded
+    subs = _by_student(results)
+    assert sorted(subs) == sorted(EXPECTED)
+    got = {name: (s["status"], s["score"]) for name, s in subs.items()}
+    assert got == EXPECTED
+    assert results["max_score"] == 30.0
+
+
+def test_failures_say_why(graded):
+    _, results, _ = graded
+    for sub in results["submissions"]:
+        if sub["status"] != "graded":
+            assert sub["reason"], sub["student"]
+
+
+def test_tampering_is_flagged(graded):
+    subs = _by_student(graded[1])
+    assert any("test_add_bias" in flag for flag in subs["fynn"]["flags"])
+    assert any("test_training" in flag for flag in subs["fynn"]["flags"])
+    assert not subs["ada"]["flags"]
+
+
+def test_grades_and_report_exist(graded):
+    course, results, _ = graded
+    grades = (course / "grades.csv").read_text()
+    for sub in results["submissions"]:
+        if sub["status"] == "graded":
+            assert sub["student"] in grades
+    page = (course / "reports" / ASSIGNMENT / "index.html").read_text()
+    for sub in results["submissions"]:
+        if sub["status"] != "graded":
+            assert sub["student"] in page and html.escape(sub["reason"]) in page
+
+
+def _hidden_lines():
+    """Lines of hidden tests that appear nowhere else in the source or release notebooks."""
+    hidden, elsewhere = set(), []
+    for path in sorted((COURSE_ROOT / SOURCE / ASSIGNMENT).glob("*.ipynb")):
+        release = COURSE_ROOT / RELEASE / ASSIGNMENT / path.name
+        elsewhere.append(release.read_text())
+        for cell in nbformat.read(path, as_version=4).cells:
+            inside = False
+            for line in cell.source.split("\n"):
+                if "BEGIN HIDDEN TESTS" in line:
+                    inside = True
+                elif "END HIDDEN TESTS" in line:
+                    inside = False
+                elif inside:
+                    hidden.add(line.strip())
+                else:
+                    elsewhere.append(line)
+    text = "\n".join(elsewhere)
+    return sorted(line for line in hidden if len(line) >= 12 and line not in text)
+
+
+def test_feedback_for_every_graded_student_without_hidden_tests(graded):
+    course, results, _ = graded
+    hidden = _hidden_lines()
+    assert hidden, "the assignment has no distinctive hidden-test line to look for"
+    for sub in results["submissions"]:
+        if sub["status"] != "graded":
+            continue
+        pages = sorted((course / "feedback" / sub["student"] / ASSIGNMENT).glob("*.html"))
+        assert pages, f"no feedback for {sub['student']}"
+        for page in pages:
+            text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+            leaked = [line for line in hidden if line in text]
+            assert not leaked, f"{page.name} of {sub['student']} shows hidden tests: {leaked}"
+            points = f"{round(sub['score'], 2)} / {round(sub['max_score'], 2)}"
+            assert points in text, f"{page.name} of {sub['student']} lacks {points}"
+
+
+def test_submitted_is_unchanged(graded):
+    course, _, before = graded
+    assert _hashes(course / "submitted") == before
