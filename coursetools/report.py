@@ -26,14 +26,42 @@ from pathlib import Path
 REPORTS = "reports"
 
 
-def _pass_rates(results):
-    """Per test (in notebook order of first appearance): passes, graded count, points."""
+def manual_cells(course_root, assignment):
+    """``{(notebook, grade_id): points}`` of the cells graded by hand (written answers).
+
+    nbgrader grades a cell by hand when it is both a grade and a solution cell; the
+    autograder leaves it at 0 until an instructor grades it (formgrader). Read from
+    ``source/`` (or ``release/`` when there is no source).
+    """
+    import nbformat
+
+    for kind in ("source", "release"):
+        notebooks = sorted((Path(course_root) / kind / assignment).glob("*.ipynb"))
+        if notebooks:
+            break
+    found = {}
+    for path in notebooks:
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception:  # an unreadable notebook only costs the distinction
+            continue
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade") and meta.get("solution"):
+                found[(path.stem, meta.get("grade_id", ""))] = float(meta.get("points") or 0)
+    return found
+
+
+def _pass_rates(results, manual=()):
+    """Per autograded test (in notebook order): passes, graded count, points."""
     rates = OrderedDict()
     for sub in results.get("submissions", []):
         if sub.get("status") != "graded":
             continue
         for test in sub.get("tests", []):
             key = (test.get("notebook", ""), test.get("grade_id", ""))
+            if key in manual or test.get("manual"):
+                continue
             row = rates.setdefault(
                 key, {"passed": 0, "count": 0, "points": 0.0, "max_points": test["max_points"]}
             )
@@ -141,7 +169,8 @@ def write_report(course_root, assignment, results):
     scores = [float(s["score"]) for s in graded]
 
     _plot_histogram(scores, max_score, outdir / "grades.png")
-    rates = _pass_rates(results)
+    manual = manual_cells(course_root, assignment)
+    rates = _pass_rates(results, manual)
     _plot_pass_rates(rates, outdir / "pass_rates.png")
 
     rate_rows = []
@@ -179,6 +208,9 @@ def write_report(course_root, assignment, results):
         ["flagged for review", len(flagged_rows)],
         ["mean score", f"{mean:.2f} / {max_score:g}" if mean is not None else "-"],
         ["median score", f"{median:g} / {max_score:g}" if median is not None else "-"],
+        ["graded by hand", f"{sum(manual.values()):g} points of written answers "
+                           f"({', '.join(g for _, g in manual)}): not in these scores until "
+                           "you grade them (nbgrader formgrader)" if manual else "nothing"],
         ["started", results.get("started", "")],
         ["time taken", f"{float(results.get('seconds') or 0):.1f} s with "
                        f"{results.get('jobs', '?')} job(s), "
@@ -197,7 +229,7 @@ def write_report(course_root, assignment, results):
 <h2>Grades</h2>
 {_img(outdir / "grades.png", "grade histogram")}
 <h2>Which exercise the class struggles with</h2>
-<p>Share of graded submissions passing each test, hardest first
+<p>Share of graded submissions passing each autograded test, hardest first
 (<a href="pass_rates.csv">pass_rates.csv</a>).</p>
 {_img(outdir / "pass_rates.png", "pass rate per test")}
 {_table(["notebook", "test", "passed", "pass rate", "mean points"], rate_rows,

@@ -65,3 +65,19 @@ def test_report_without_graded_submissions(tmp_path):
     results = dict(RESULTS, submissions=[_failed("dave", "error", "boom")])
     page = write_report(tmp_path, "a1", results).read_text()
     assert "dave" in page and "boom" in page
+
+
+def test_answers_graded_by_hand_are_not_pass_rates(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
+    cell = new_markdown_cell("YOUR ANSWER HERE", metadata={"nbgrader": {
+        "grade": True, "solution": True, "grade_id": "recap", "points": 2, "locked": False,
+        "schema_version": 3}})
+    folder = tmp_path / "source" / "nn_from_scratch"
+    folder.mkdir(parents=True)
+    nbformat.write(new_notebook(cells=[cell]), folder / "nn_from_scratch.ipynb")
+    subs = [dict(s, tests=[*s["tests"], _test("recap", False)]) for s in RESULTS["submissions"]]
+    index = write_report(tmp_path, "nn_from_scratch", dict(RESULTS, submissions=subs))
+    assert "recap" not in (index.parent / "pass_rates.csv").read_text()
+    assert "2 points of written answers (recap)" in index.read_text()
