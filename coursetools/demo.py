@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from coursetools import example_class, feedback, release
+from coursetools import example_class, feedback, release, report
 from coursetools.gradebook import GradingError
 from coursetools.paths import COURSE_ROOT, RELEASE, SOURCE, assignments, run_nbgrader
 
@@ -96,9 +96,10 @@ def table(results):
     rows = [("student", "score", "status", "reason")]
     for sub in sorted(results["submissions"], key=lambda s: s["student"]):
         score = "-" if sub.get("score") is None else f"{sub['score']:g}"
-        flags = f" [flagged: {'; '.join(sub['flags'])}]" if sub.get("flags") else ""
+        why = [sub.get("reason") or ""] + ([f"[flagged: {'; '.join(sub['flags'])}]"]
+                                           if sub.get("flags") else [])
         rows.append((sub["student"], f"{score} / {sub.get('max_score', results['max_score']):g}",
-                     sub["status"], (sub.get("reason") or "") + flags))
+                     sub["status"], " ".join(w for w in why if w)))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
@@ -122,6 +123,10 @@ def main(argv=None):
     print(table(results))
     print()
     rel = SCRATCH.relative_to(COURSE_ROOT)
+    manual = report.manual_cells(SCRATCH, assignment)
+    if manual:
+        print(f"{sum(manual.values()):g} of the {results['max_score']:g} points are written "
+              "answers graded by hand (nbgrader formgrader): not in these scores yet.")
     print(f"graded {len(results['submissions'])} submissions in {results['seconds']:.0f} s "
           f"({results['jobs']} jobs, sandbox: {results['sandbox']})")
     print(f"report:   {rel}/reports/{assignment}/index.html")
