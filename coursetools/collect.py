@@ -110,7 +110,8 @@ def plan(course, assignment, zip_path, force=False):
                    if any((course / "submitted" / s / assignment).glob("*"))]
         if already:
             raise CollectError(f"already submitted: {', '.join(sorted(already))} (in submitted/"
-                               f"<student>/{assignment}/); use --force (FORCE=1) to replace")
+                               f"<student>/{assignment}/); to replace them: "
+                               "python -m coursetools.collect ZIP --force")
     return students, unmatched, where
 
 
