@@ -71,7 +71,8 @@ def _test(grade_id, source, points):
 def source_notebook():
     nb = new_notebook(cells=[
         new_markdown_cell("# Stand-in assignment\nImplement `sigmoid` and `relu`."),
-        new_code_cell("import numpy as np", metadata=_meta("setup", locked=True)),
+        new_code_cell("import numpy as np\nimport nnscratch.testing  # binds its references now",
+                      metadata=_meta("setup", locked=True)),
         _solution("sigmoid", SIGMOID),
         _test("test_sigmoid", TEST_SIGMOID, 2),
         _solution("relu", RELU),
