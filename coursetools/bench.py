@@ -34,7 +34,7 @@ from pathlib import Path
 import nbformat
 
 from coursetools import example_class
-from coursetools.demo import DemoError, ensure_release, make_course
+from coursetools.demo import DemoError, ensure_release, make_course, scratch_lock
 from coursetools.gradebook import GradingError
 from coursetools.paths import COURSE_ROOT, SOLUTIONS, nbgrader_env
 
@@ -242,6 +242,7 @@ def run(n=8, jobs=None, serial=True, root=COURSE_ROOT, assignment=example_class.
     shutil.rmtree(SCRATCH, ignore_errors=True)
     print(f"bench: {assignment}, N={n} copies of the complete and correct submission", flush=True)
     print(f"machine: {machine()}", flush=True)
+    load_before = os.getloadavg()[0]
 
     print("bare execution of the solution notebook (nbclient)...", flush=True)
     with KernelMemory() as bare_memory:
@@ -266,6 +267,8 @@ def run(n=8, jobs=None, serial=True, root=COURSE_ROOT, assignment=example_class.
 
     print()
     print(f"bench results ({assignment}, N={n}; {machine()})")
+    print(f"  load average (1 min) at start {load_before:.1f}, at end {os.getloadavg()[0]:.1f}: "
+          "other work on the machine slows the parallel run most")
     print(_row("stock nbgrader autograde, sequential, no sandbox", f"{stock:.1f} s"))
     print(_row(f"engine, sandbox {results['sandbox']}, jobs {results['jobs']}", f"{engine:.1f} s"))
     print(_row("speed-up (stock / engine)", f"{stock / engine:.2f}x",
@@ -306,12 +309,19 @@ def main(argv=None):
     if args.n < 1:
         parser.error("--n must be at least 1")
     try:
-        if args.root == COURSE_ROOT:
-            ensure_release()
-        return run(args.n, args.jobs, args.serial, args.root)
+        with scratch_lock(SCRATCH, "make bench"):
+            if args.root == COURSE_ROOT:
+                ensure_release()
+            return run(args.n, args.jobs, args.serial, args.root)
     except (DemoError, example_class.ExampleClassError, GradingError, RuntimeError,
             OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug or a broken environment: one line, traceback on request
+        if os.environ.get("NN_TRACEBACK"):
+            raise
+        print(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+              "(NN_TRACEBACK=1 shows the traceback)", file=sys.stderr)
         return 1
 
 

@@ -11,6 +11,9 @@
 """
 
 import argparse
+import contextlib
+import fcntl
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -24,6 +27,29 @@ SCRATCH = COURSE_ROOT / ".scratch" / "demo"
 
 class DemoError(Exception):
     """Something the demo cannot go on without, said in one line."""
+
+
+@contextlib.contextmanager
+def scratch_lock(folder, what):
+    """Hold ``<folder>.lock`` while using ``folder``: a second run would wipe it mid-way."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(folder.name + ".lock"), "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise DemoError(f"another {what} is using {folder} (pid {holder}): "
+                            "wait for it to finish") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield folder
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def ensure_release(root=COURSE_ROOT):
@@ -111,13 +137,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, help="parallel grading jobs (default: the engine's)")
     args = parser.parse_args(argv)
+    assignment = example_class.ASSIGNMENT
     try:
-        ensure_release()
-        assignment = example_class.ASSIGNMENT
-        results = run_class(SCRATCH, assignment, jobs=args.jobs)
+        with scratch_lock(SCRATCH, "make demo"):
+            ensure_release()
+            results = run_class(SCRATCH, assignment, jobs=args.jobs)
     except (DemoError, example_class.ExampleClassError, GradingError, RuntimeError,
             OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug or a broken environment: one line, traceback on request
+        if os.environ.get("NN_TRACEBACK"):
+            raise
+        print(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+              "(NN_TRACEBACK=1 shows the traceback)", file=sys.stderr)
         return 1
     print()
     print(table(results))
