@@ -44,3 +44,15 @@ c.FileNameCollectorPlugin.named_regexp = (
 # late_submission_penalty(student_id, score, total_seconds_late) to return the points to take
 # off, and set c.AssignLatePenalties.plugin_class = "yourmodule.YourPlugin".
 c.LateSubmissionPlugin.penalty_method = "none"
+
+# --- Autograding (`make autograde`, i.e. python -m coursetools.autograde) ----------------------
+# Each submission runs in its own bubblewrap sandbox, as many at once as there are cores.
+# Every limit and its default is in one table in coursetools/limits.py; change one here
+# (or for one run: python -m coursetools.autograde --limit cell_timeout=120), e.g.
+#   c.GradingLimits.cell_timeout = 120            # seconds a cell may run (default 60)
+#   c.GradingLimits.notebook_timeout = 900        # seconds a notebook may take (default 600)
+#   c.GradingLimits.memory_bytes = 3 * 1024**3    # memory of one kernel (default 2 GiB)
+# The engine sets some nbgrader options itself, whatever this file says: the Autograde
+# preprocessor lists (sandboxed execution, cell metadata rebuilt from the gradebook) and
+# OverwriteCells.add_missing_cells = False (a deleted test cell scores 0, as in stock nbgrader;
+# nbgrader 0.9.6 fails on re-inserting it when its neighbour is gone too).
