@@ -172,21 +172,28 @@ def prepare(course, assignment, config, scratch, log_path):
     return db_url
 
 
-def _read_timestamp(folder):
+def read_timestamp(folder):
     from nbgrader.utils import parse_utc
+
+    from coursetools.worker import read_noatime
 
     path = Path(folder) / "timestamp.txt"
     if not path.is_file() or path.is_symlink():
         return None
     try:
-        return parse_utc(path.read_text(encoding="utf-8", errors="replace").strip()[:100])
+        text = read_noatime(path).decode("utf-8", errors="replace")
+        return parse_utc(text.strip()[:100])
     except (ValueError, OverflowError):
         return None
 
 
 def _safe_remove(base, student, assignment):
-    """Remove ``base/student/assignment`` (a previous grading's output), links untouched."""
-    folder = Path(base) / student / assignment
+    """Remove ``base/student/assignment`` (a previous grading's output); never follow a link."""
+    parent = Path(base) / student
+    if parent.is_symlink():
+        parent.unlink()
+        return
+    folder = parent / assignment
     if folder.is_symlink():
         folder.unlink()
     elif folder.is_dir():
@@ -262,7 +269,7 @@ def _record(course, assignment, config, results, submitted, scratch, log_path):
             if sub.get("executed"):
                 continue
             gb.update_or_create_student(sub["student"])
-            timestamp = _read_timestamp(Path(submitted) / sub["student"] / assignment)
+            timestamp = read_timestamp(Path(submitted) / sub["student"] / assignment)
             extra = {"timestamp": timestamp} if timestamp else {}
             found = gb.update_or_create_submission(assignment, sub["student"], **extra)
             for notebook in found.notebooks:

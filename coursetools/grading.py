@@ -31,6 +31,7 @@ results.json::
 
     {"assignment": str, "started": iso8601, "seconds": float, "jobs": int,
      "sandbox": "bwrap" | "none", "max_score": float, "limits": {name: value},
+     "timings": {"prepare": s, "execute": s, "record": s},
      "submissions": [{"student": str,
                       "status": "graded" | "invalid_notebook" | "kernel_died" | "timeout"
                                 | "error",
@@ -57,7 +58,7 @@ import nbformat
 from coursetools import gradebook
 from coursetools import sandbox as sandboxing
 from coursetools.gradebook import GradingError
-from coursetools.limits import resolve
+from coursetools.limits import NAMES, resolve
 from coursetools.worker import grade_submission, init_worker
 
 __all__ = ["GradingError", "autograde", "submissions"]
@@ -141,37 +142,44 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
     if not found:
         raise GradingError(f"nothing submitted for {assignment}: no folder "
                            f"{gradebook.course_dir(course, config, 'submitted')}/*/{assignment}/")
-    if sandbox:
-        reason = sandboxing.probe(sandbox_uid())
-        if reason:
-            raise GradingError(f"{reason}; pass --unsandboxed to grade without a sandbox "
-                               "(trusted submissions only)")
     reports = course / REPORTS / assignment
     logs = reports / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     root = _scratch_root(scratch)
+    timings = {}
     try:
-        gradebook.prepare(course, assignment, config, root, logs / "_prepare.log")
-        released = _released(course, assignment, config)
-        template = gradebook.copy_database(gradebook.database(course, config)[1],
-                                           root / "gradebook.db")
-        _slot_dirs(root, jobs)
-        results = _phase1(course, assignment, config, found, released, template, root, logs,
-                          jobs, sandbox, effective, progress)
+        # the workers start (and import nbgrader) while this process checks the course
+        with _pool(min(jobs, len(found))) as pool:
+            if sandbox:
+                reason = sandboxing.probe(sandbox_uid())
+                if reason:
+                    raise GradingError(f"{reason}; pass --unsandboxed to grade without a "
+                                       "sandbox (trusted submissions only)")
+            gradebook.prepare(course, assignment, config, root, logs / "_prepare.log")
+            released = _released(course, assignment, config)
+            template = gradebook.copy_database(gradebook.database(course, config)[1],
+                                               root / "gradebook.db")
+            _slot_dirs(root, jobs)
+            timings["prepare"] = time.monotonic() - start
+            results = _phase1(pool, course, assignment, config, found, released, template,
+                              root, logs, jobs, sandbox, effective, progress)
+        timings["execute"] = time.monotonic() - start - timings["prepare"]
+        mark = time.monotonic()
         gradebook.record(course, assignment, config, results,
                          gradebook.course_dir(course, config, "submitted"), root,
                          logs / "_record.log")
         gradebook.verify(course, assignment, config, results)
         max_score = gradebook.read_back(course, assignment, config, results, _order(released))
         gradebook.export_csv(course, config)
+        timings["record"] = time.monotonic() - mark
     finally:
         shutil.rmtree(root, ignore_errors=True)
     out = {
         "assignment": assignment, "started": started_at.isoformat(timespec="seconds"),
         "seconds": round(time.monotonic() - start, 3), "jobs": jobs,
         "sandbox": "bwrap" if sandbox else "none", "max_score": max_score,
-        "limits": {name: getattr(effective, name) for name in sorted(effective.trait_names())
-                   if not name.startswith("_") and name not in ("config", "parent", "log")},
+        "timings": {name: round(value, 3) for name, value in timings.items()},
+        "limits": {name: getattr(effective, name) for name in NAMES},
         "submissions": [_public(sub) for sub in results],
     }
     (reports / "results.json").write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
@@ -196,43 +204,49 @@ def _public(sub):
     return out
 
 
-def _phase1(course, assignment, config, found, released, template, root, logs, jobs,
+def _pool(workers):
+    """The worker processes of phase 1, each with its own job slot (sandbox uid, folders)."""
+    context = multiprocessing.get_context("spawn")
+    slots = context.Queue()
+    for slot in range(workers):
+        slots.put(slot)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=init_worker, initargs=(slots,))
+    for _ in range(workers):
+        pool.submit(int)  # start every worker now: they import nbgrader meanwhile
+    return pool
+
+
+def _phase1(pool, course, assignment, config, found, released, template, root, logs, jobs,
             use_sandbox, limits, progress):
-    values = {name: getattr(limits, name) for name in limits.trait_names()
-              if name not in ("config", "parent", "log")}
     hidden = sorted({str(root), str(course), str(gradebook.database(course, config)[1].parent)})
     cpus = os.cpu_count() or 1
     common = {
         "course": str(course), "assignment": assignment, "scratch": str(root),
         "gradebook": str(template), "logs": str(logs), "sandbox": bool(use_sandbox),
-        "limits": values, "hidden": hidden, "threads": max(1, cpus // jobs),
+        "limits": {name: getattr(limits, name) for name in NAMES}, "hidden": hidden,
+        "threads": max(1, cpus // jobs),
         "source_dir": str(gradebook.course_dir(course, config, "source")),
         "notebooks": sorted(released), "released": released,
         "max_file_bytes": limits.max_file_bytes, "max_notebook_bytes": limits.max_notebook_bytes,
     }
     tasks = [dict(common, index=i, student=student, submission=str(folder))
              for i, (student, folder) in enumerate(sorted(found.items()))]
-    context = multiprocessing.get_context("spawn")
-    slots = context.Queue()
-    for slot in range(jobs):
-        slots.put(slot)
     results = {}
     bar = _progress(len(tasks), progress)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
-                             initializer=init_worker, initargs=(slots,)) as pool:
-        futures = {pool.submit(grade_submission, task): task for task in tasks}
-        for future in as_completed(futures):
-            task = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # noqa: BLE001 - a worker process died
-                result = {"student": task["student"], "status": "error", "flags": [],
-                          "reason": f"the grading worker failed: {type(exc).__name__}: {exc}",
-                          "notebooks": [], "executed": None, "seconds": 0.0, "peak_rss": 0}
-            results[task["student"]] = result
-            if bar is not None:
-                bar.set_postfix_str(f"{task['student']}: {result['status']}", refresh=False)
-                bar.update()
+    futures = {pool.submit(grade_submission, task): task for task in tasks}
+    for future in as_completed(futures):
+        task = futures[future]
+        try:
+            result = future.result()
+        except Exception as exc:  # noqa: BLE001 - a worker process died
+            result = {"student": task["student"], "status": "error", "flags": [],
+                      "reason": f"the grading worker failed: {type(exc).__name__}: {exc}",
+                      "notebooks": [], "executed": None, "seconds": 0.0, "peak_rss": 0}
+        results[task["student"]] = result
+        if bar is not None:
+            bar.set_postfix_str(f"{task['student']}: {result['status']}", refresh=False)
+            bar.update()
     if bar is not None:
         bar.close()
     return [results[student] for student in sorted(results)]

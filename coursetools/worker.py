@@ -52,7 +52,8 @@ def init_worker(slots):
     import nbgrader.converters  # noqa: F401 - warm the imports before the first submission
 
 
-def _read_noatime(path):
+def read_noatime(path):
+    """The bytes of ``path``, read without updating its access time where allowed."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
     noatime = getattr(os, "O_NOATIME", 0)
     try:
@@ -90,7 +91,7 @@ def copy_submission(source, target, max_file_bytes, flags):
                 flags.append(f"{shown} ignored: larger than {max_file_bytes // 1024**2} MiB")
                 continue
             with open(os.path.join(dest, name), "wb") as fh:
-                fh.write(_read_noatime(path))
+                fh.write(read_noatime(path))
 
 
 def check_notebook(path, max_bytes):
@@ -123,7 +124,7 @@ def check_notebook(path, max_bytes):
 
 
 def _logger(path):
-    logger = logging.getLogger(f"coursetools.worker.{os.getpid()}.{time.monotonic_ns()}")
+    logger = logging.getLogger(f"coursetools.worker.{os.getpid()}")
     logger.propagate = False
     logger.setLevel(logging.INFO)
     handler = logging.FileHandler(path, encoding="utf-8")
@@ -236,7 +237,7 @@ def _grade(job, result, scratch, logger):
     from nbgrader.coursedir import CourseDirectory
 
     from coursetools import execute, sanitize, tamper
-    from coursetools.gradebook import _read_timestamp
+    from coursetools.gradebook import read_timestamp
     from coursetools.sandbox import UID_BASE, is_root
 
     course_dir = scratch / "course"
@@ -246,7 +247,7 @@ def _grade(job, result, scratch, logger):
     flags = result["flags"]
     copy_submission(job["submission"], submitted, job["max_file_bytes"], flags)
     stamp = submitted / "timestamp.txt"
-    if stamp.exists() and _read_timestamp(submitted) is None:
+    if stamp.exists() and read_timestamp(submitted) is None:
         stamp.unlink()  # nbgrader would stop on it; no time stamp means "on time"
         flags.append("timestamp.txt unreadable: ignored")
 
