@@ -556,3 +556,50 @@ def test_cli_grades_and_says_where_the_results_are(small_course):
     assert "results.json" in result.stdout and "grades.csv" in result.stdout
     assert "Traceback" not in result.stderr
     assert Path(small_course / "grades.csv").is_file()
+
+
+# --- the static tamper scan on its own ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [
+    "np.allclose = lambda *a, **k: True", "import numpy\nnumpy.testing.assert_allclose = f",
+    "import builtins\nbuiltins.round = f", "__builtins__.abs = f", "setattr(np, 'all', f)",
+    "import sys\nsys.modules['nnscratch.testing'] = m", "globals()['check_close'] = f",
+    "def check_close(*a):\n    pass", "abs = lambda x: 0", "np = None",
+    "class A(np.ndarray):\n    pass", "class B:\n    def __eq__(self, other):\n        return True",
+    "get_ipython().events.register('post_run_cell', f)", "!ls /", "%load_ext foo",
+    "import sys\nsys.settrace(f)", "import ctypes", "import gc\ngc.get_referrers(x)",
+    "import os\nos._exit(0)", "exec('x = 1')", "(1).__class__.__subclasses__()",
+    "import nnscratch.testing as t\nt.check_close = f",
+])
+def test_tamper_scan_flags(code):
+    from coursetools import tamper
+
+    nb = nbformat.v4.new_notebook(cells=[new_code_cell("import numpy as np"),
+                                         new_code_cell(code)])
+    assert tamper.scan(nb), code
+
+
+def test_tamper_scan_leaves_ordinary_solutions_alone():
+    from coursetools import tamper
+
+    honest = """
+import numpy as np
+import matplotlib.pyplot as plt
+plt.rcParams["figure.figsize"] = (6, 4)
+def sigmoid(z, *, clip=500.0):
+    z = np.clip(z, -clip, clip)
+    total = np.sum(z)
+    for i, value in enumerate(np.ravel(z)):
+        total = total + abs(value)
+    return 1.0 / (1.0 + np.exp(-z))
+class Layer:
+    def __init__(self, n):
+        self.w = np.zeros(n)
+    def __call__(self, x):
+        return x @ self.w
+result = sigmoid(np.array([0.0]))
+print(result, max(result), round(float(result[0]), 3))
+"""
+    nb = nbformat.v4.new_notebook(cells=[new_code_cell(honest)])
+    assert tamper.scan(nb) == []

@@ -331,3 +331,22 @@ def test_checks_fail_on_a_weakened_sandbox(weakening, standin_template, tmp_path
     finally:
         listener.close()
     assert problems, f"a sandbox with {weakening} passed the {check} check"
+
+
+def test_grading_refuses_when_the_sandbox_cannot_run(standin_template, tmp_path, monkeypatch):
+    from coursetools import grading
+
+    which = shutil.which
+    monkeypatch.setattr(shutil, "which",
+                        lambda name, *a, **k: None if name == "bwrap" else which(name, *a, **k))
+    sandbox.probe.cache_clear()
+    try:
+        reason = sandbox.probe(sandbox.UID_BASE if sandbox.is_root() else None)
+        assert reason and "bwrap" in reason and "\n" not in reason
+        course = standin_course.copy_course(standin_template, tmp_path / "course")
+        standin_course.submit(course, "someone", standin_course.submission(course))
+        with pytest.raises(grading.GradingError, match="--unsandboxed"):
+            grading.autograde(course, standin_course.ASSIGNMENT, jobs=1, progress=False)
+        assert not (course / "autograded").exists()
+    finally:
+        sandbox.probe.cache_clear()
