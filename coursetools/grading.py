@@ -43,11 +43,13 @@ results.json::
                                  "max_points": float, "passed": bool}]}]}
 """
 
+import contextlib
 import datetime
 import json
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -149,7 +151,7 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
     timings = {}
     try:
         # the workers start (and import nbgrader) while this process checks the course
-        with _pool(min(jobs, len(found))) as pool:
+        with _spawnable_main(), _pool(min(jobs, len(found))) as pool:
             if sandbox:
                 reason = sandboxing.probe(sandbox_uid())
                 if reason:
@@ -202,6 +204,23 @@ def _public(sub):
     out["peak_rss_mib"] = round(sub.get("peak_rss", 0) / 1024**2, 1)
     out["grader_rss_mib"] = round(sub.get("grader_peak_rss", 0) / 1024**2, 1)
     return out
+
+
+@contextlib.contextmanager
+def _spawnable_main():
+    """Workers are spawned, and spawning re-imports the caller's ``__main__`` from its file:
+    when there is none (``python - < script``, ``<stdin>``), let them skip it."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or os.path.isfile(path) or \
+            getattr(getattr(main, "__spec__", None), "name", None):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
 def _pool(workers):

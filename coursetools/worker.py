@@ -49,7 +49,12 @@ def init_worker(slots):
     from sqlalchemy.exc import SAWarning
 
     warnings.simplefilter("ignore", SAWarning)  # nbgrader's session chatter, not ours to fix
-    import nbgrader.converters  # noqa: F401 - warm the imports before the first submission
+    # warm the imports before the first submission arrives
+    import nbgrader.converters  # noqa: F401
+
+    from coursetools import execute, sanitize, tamper  # noqa: F401
+
+    tamper.scan({"cells": [{"cell_type": "code", "source": "!true"}]})
 
 
 def read_noatime(path):
@@ -128,7 +133,7 @@ def _logger(path):
     logger.propagate = False
     logger.setLevel(logging.INFO)
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(message)s"))
     logger.addHandler(handler)
     return logger, handler
 
@@ -296,6 +301,10 @@ def _grade(job, result, scratch, logger):
     except NbGraderException:
         pass  # the graded notebooks' presence says what worked
     flags.extend(f for f in sanitize.FINDINGS if f not in flags)
+    for run in execute.RUNS:
+        logger.info("executed %s.ipynb in %.2f s (kernel peak %.0f MiB)%s", run["notebook"],
+                    run["seconds"], run["peak_rss"] / 1024**2,
+                    f": {run['ended']}" if run["ended"] else "")
     status, reason, more_flags = _status(execute.RUNS)
     flags.extend(more_flags)
     result["peak_rss"] = max([r["peak_rss"] for r in execute.RUNS] + [0])
