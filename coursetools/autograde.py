@@ -8,7 +8,8 @@ assignment that has a release and submissions; writes ``autograded/``, the grade
 ``grades.csv`` and ``reports/<assignment>/`` (results.json, the class report, logs).
 Exit status: 0 when the tool worked (even if submissions failed: their status says why),
 2 with one line of explanation when it could not (unknown assignment, nothing submitted,
-release missing or stale, no sandbox), 130 when interrupted.
+release missing or stale, no sandbox), 1 with one line on an unexpected failure (``--debug``
+shows the traceback), 130 when interrupted.
 """
 
 import argparse
@@ -52,6 +53,8 @@ def main(argv=None):
     parser.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
                         help="override a limit of coursetools.limits, e.g. cell_timeout=120")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an unexpected failure")
     args = parser.parse_args(argv)
     os.environ["PATH"] = nbgrader_env()["PATH"]  # nbgrader runs alembic from the venv
 
@@ -94,6 +97,12 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or a broken course: one line, the traceback on request
+        if args.debug:
+            raise
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        print(f"error: unexpected failure: {message} (--debug shows where)", file=sys.stderr)
+        return 1
     return 0
 
 

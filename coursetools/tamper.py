@@ -19,7 +19,37 @@ for code that:
 - ends or controls processes, or talks to the network: ``os._exit``, ``sys.exit``, ``exit()``,
   ``os.kill``/``fork``/``system``, ``signal``, ``subprocess``, ``socket``, ``multiprocessing``.
 
-``structure(submitted, released, gradebook_cells)`` compares the notebook's cells with the
+What tampering leads to (nbgrader 0.9.6, with ``coursetools.sanitize`` in front of it; each
+row is a case of tests/test_hostile.py):
+
+=============================  ==================================================================
+the submission...              outcome
+=============================  ==================================================================
+edits a test cell              ``OverwriteCells`` puts the gradebook's source back (hidden tests
+                               included): graded on merit, flagged "edited"
+re-types a test cell           the same: back to a code cell with its source, flagged
+deletes a test cell            nbgrader's rule: that test scores 0 (``add_missing_cells`` is
+                               off: nbgrader 0.9.6 fails re-inserting a cell whose neighbour is
+                               gone too), flagged "missing"
+duplicates a test cell         the last copy keeps the grade_id and is restored and graded; the
+                               other copies run as ordinary cells (stock nbgrader would abort
+                               the whole class here), flagged
+reorders cells                 graded in the submitted order (a test moved above the function
+                               it tests fails), flagged "reordered"
+changes ``points``             restored from the gradebook (the maximum never changes), flagged
+changes ``grade_id``           the cell runs as an ordinary cell; the real test is missing: 0,
+                               flagged
+strips nbgrader metadata       every test missing: 0, flagged
+hands in invalid JSON / not a  ``invalid_notebook``: graded as a missing notebook, 0
+notebook / a file > 32 MiB
+hands in nbformat 3            read as nbformat 4 (nbformat upgrades it), graded, flagged
+adds files                     copied with it, except links, devices, fifos and a
+                               ``nnscratch.py``/``nnscratch/`` that would shadow the course
+                               package (flagged); the kernel cannot import them anyway
+                               (``PYTHONSAFEPATH``)
+=============================  ==================================================================
+
+``structure(submitted, released)`` compares the notebook's cells with the
 released notebook: test cells deleted, edited, re-typed, duplicated or moved, points or ids
 changed, metadata stripped. Locked cells are restored by nbgrader, so the scan skips the code
 of a locked cell that still carries its grade_id (what runs is the instructor's source).

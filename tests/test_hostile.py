@@ -603,3 +603,28 @@ print(result, max(result), round(float(result[0]), 3))
 """
     nb = nbformat.v4.new_notebook(cells=[new_code_cell(honest)])
     assert tamper.scan(nb) == []
+
+
+# --- limits ------------------------------------------------------------------------------------
+
+
+def test_limits_come_from_defaults_then_the_config_then_the_caller():
+    from traitlets.config import Config
+
+    from coursetools import limits
+
+    assert limits.resolve().cell_timeout == 60
+    config = Config()
+    config.Execute.timeout = 90  # nbgrader's own name for it counts when ours is unset
+    config.LimitOutput.max_lines = 50
+    assert limits.resolve(config).cell_timeout == 90
+    config.GradingLimits.cell_timeout = 120
+    assert limits.resolve(config).cell_timeout == 120
+    resolved = limits.resolve(config, {"cell_timeout": 7})
+    assert resolved.cell_timeout == 7 and resolved.output_lines == 50
+    nbgrader = limits.nbgrader_config(resolved)
+    assert nbgrader.Execute.timeout == 7 and nbgrader.LimitOutput.max_lines == 50
+    assert limits.parse_assignments(["memory_bytes=3G", "cell_timeout=5"]) == {
+        "memory_bytes": 3 * 1024**3, "cell_timeout": 5}
+    with pytest.raises(ValueError):
+        limits.parse_assignments(["no_such_limit=1"])
