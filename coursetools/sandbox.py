@@ -316,15 +316,16 @@ def tree_rss(pid):
 class Watchdog(threading.Thread):
     """Kill the sandbox (``kill()``) past ``memory`` resident bytes or ``seconds`` of wall time."""
 
-    def __init__(self, pid, kill, memory, seconds, interval=0.2):
+    def __init__(self, pid, kill, memory, seconds, interval=0.2, alive=None):
         super().__init__(daemon=True, name=f"sandbox-watchdog-{pid}")
         self.pid, self.kill, self.memory, self.seconds = pid, kill, memory, seconds
+        self.alive = alive or (lambda: True)
         self.interval, self.peak_rss = interval, 0
         self._stop_event = threading.Event()
 
     def run(self):
         deadline = time.monotonic() + self.seconds
-        while not self._stop_event.is_set():
+        while not self._stop_event.is_set() and self.alive():
             rss = tree_rss(self.pid) if sys.platform.startswith("linux") else 0
             self.peak_rss = max(self.peak_rss, rss)
             if rss > self.memory:
@@ -437,9 +438,10 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         await super()._async_launch_kernel(kernel_cmd, **kw)
-        pid = self.provisioner.process.pid
-        self._watchdog = Watchdog(pid, self.kill_sandbox, self.limits.memory_bytes,
-                                  self.limits.notebook_timeout)
+        process = self.provisioner.process
+        self._watchdog = Watchdog(process.pid, self.kill_sandbox, self.limits.memory_bytes,
+                                  self.limits.notebook_timeout,
+                                  alive=lambda: process.poll() is None)
         self._watchdog.start()
 
     def seal(self):
