@@ -104,11 +104,11 @@ def prepare(course, assignment=example_class.ASSIGNMENT, root=COURSE_ROOT):
 
 
 def grade_and_feedback(course, assignment=example_class.ASSIGNMENT, jobs=None):
-    """Autograde the course's submissions, then feedback for the graded ones; the results."""
+    """Autograde the course's submissions, then feedback for every autograded notebook (a
+    timed-out or crashed one too: its feedback shows where it stopped); the results."""
     results = grade(course, assignment, jobs)
-    graded = [s["student"] for s in results["submissions"] if s["status"] == "graded"]
-    if graded:
-        feedback.generate(course, assignment, graded)
+    if feedback.graded_students(course, assignment):
+        feedback.generate(course, assignment)
     return results
 
 

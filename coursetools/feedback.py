@@ -67,11 +67,13 @@ class HideHiddenTests(Preprocessor):
         return cell, resources
 
 
-def _graded_students(course, assignment):
+def graded_students(course, assignment):
+    """Students with an autograded notebook of ``assignment`` (what feedback is made from)."""
     autograded = Path(course) / "autograded"
     if not autograded.is_dir():
         return []
-    return sorted(p.name for p in autograded.iterdir() if (p / assignment).is_dir())
+    return sorted(p.name for p in autograded.iterdir()
+                  if any((p / assignment).glob("*.ipynb")))
 
 
 def _config(course, show_hidden):
@@ -113,7 +115,7 @@ def generate(course, assignment, students=None, show_hidden=False, progress=True
 
     course = Path(course).resolve()
     os.environ["PATH"] = nbgrader_env()["PATH"]  # nbgrader runs alembic
-    students = list(students) if students is not None else _graded_students(course, assignment)
+    students = list(students) if students is not None else graded_students(course, assignment)
     if not students:
         raise RuntimeError(
             f"nothing autograded for {assignment} under {course / 'autograded'}: "
