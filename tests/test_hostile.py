@@ -462,7 +462,7 @@ def test_results_json_is_written_with_its_schema(graded):
 
 # --- jobs, re-runs ----------------------------------------------------------------------------
 
-SMALL = ["honest_full", "honest_partial", "os_exit", "infinite_loop", "delete_test",
+SMALL = ["honest_full", "honest_partial", "os_exit", "sys_exit", "delete_test",
          "invalid_json"]
 
 
