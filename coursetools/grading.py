@@ -53,6 +53,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import nbformat
@@ -253,22 +254,59 @@ def _phase1(pool, course, assignment, config, found, released, template, root, l
              for i, (student, folder) in enumerate(sorted(found.items()))]
     results = {}
     bar = _progress(len(tasks), progress)
-    futures = {pool.submit(grade_submission, task): task for task in tasks}
+    pending, pools = tasks, [pool]
+    try:
+        for attempt in (1, 2):
+            broken = _run(pools[-1], pending, results, bar)
+            if not broken:
+                break
+            # A worker process died (killed from outside, out of memory, or it could not
+            # start): the whole pool is gone. Grade what it held once more, in a new pool.
+            if attempt == 2:
+                if not results:
+                    raise GradingError(
+                        "the grading workers died before grading anything (a script calling "
+                        "autograde() needs `if __name__ == \"__main__\":`)")
+                for task in broken:
+                    results[task["student"]] = _failed(
+                        task, "the grading worker died twice while grading this submission")
+            else:
+                pools.append(_pool(min(jobs, len(tasks))))
+                pending = broken
+    finally:
+        for extra in pools[1:]:
+            extra.shutdown(wait=True, cancel_futures=True)
+        if bar is not None:
+            bar.close()
+    return [results[student] for student in sorted(results)]
+
+
+def _failed(task, reason):
+    return {"student": task["student"], "status": "error", "flags": [], "reason": reason,
+            "notebooks": [], "executed": None, "seconds": 0.0, "peak_rss": 0}
+
+
+def _run(pool, tasks, results, bar):
+    """Grade ``tasks`` in ``pool`` into ``results``; return the tasks a broken pool lost."""
+    broken = []
+    try:
+        futures = {pool.submit(grade_submission, task): task for task in tasks}
+    except BrokenProcessPool:
+        return list(tasks)
     for future in as_completed(futures):
         task = futures[future]
         try:
             result = future.result()
-        except Exception as exc:  # noqa: BLE001 - a worker process died
-            result = {"student": task["student"], "status": "error", "flags": [],
-                      "reason": f"the grading worker failed: {type(exc).__name__}: {exc}",
-                      "notebooks": [], "executed": None, "seconds": 0.0, "peak_rss": 0}
+        except BrokenProcessPool:
+            broken.append(task)
+            continue
+        except Exception as exc:  # noqa: BLE001 - whatever it is, it is this submission's
+            result = _failed(task, f"the grading worker failed: {type(exc).__name__}: {exc}")
         results[task["student"]] = result
         if bar is not None:
             bar.set_postfix_str(f"{task['student']}: {result['status']}", refresh=False)
             bar.update()
-    if bar is not None:
-        bar.close()
-    return [results[student] for student in sorted(results)]
+    return broken
 
 
 def _write_report(course, assignment, results):

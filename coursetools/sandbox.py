@@ -355,7 +355,7 @@ class CappedKernelClient(AsyncKernelClient):
         self._created_context = True
         context = zmq.asyncio.Context()
         context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
-        context.setsockopt(zmq.RCVHWM, 256)
+        context.setsockopt(zmq.RCVHWM, 64)  # queued: at most 64 x max_message_bytes
         return context
 
 
