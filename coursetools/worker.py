@@ -23,6 +23,7 @@ does, it returns a dict (``student``, ``status``, ``reason``, ``flags``, ``execu
 import json
 import logging
 import os
+import shutil
 import stat
 import time
 import traceback
@@ -247,6 +248,7 @@ def _grade(job, result, scratch, logger):
 
     course_dir = scratch / "course"
     submitted = course_dir / "submitted" / job["student"] / job["assignment"]
+    shutil.rmtree(scratch, ignore_errors=True)  # a retry after a worker died starts afresh
     submitted.mkdir(parents=True)
     os.chmod(scratch, 0o700)
     flags = result["flags"]
