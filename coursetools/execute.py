@@ -17,6 +17,8 @@ Differences, all about what a submission can do to the grader:
   output, every later code cell is marked "not run" with an error output (so a test that did
   not run scores 0, never full marks: nbgrader gives full marks to a test cell without
   errors), and nothing is executed any more;
+- every code cell runs: nbclient would skip a cell tagged ``skip-execution`` (nbgrader does
+  not restore tags, so a test cell tagged so would score full marks unexecuted);
 - the kernel is shut down at once when the notebook is done (no five-second grace).
 
 Each executed notebook appends a record to ``RUNS`` (this process's; the engine clears it per
@@ -24,6 +26,7 @@ submission): timeouts, how the kernel ended, cells not run, peak resident memory
 """
 
 import os
+import secrets
 import shutil
 import stat
 import tempfile
@@ -94,6 +97,9 @@ class SandboxedExecute(Execute):
         # a reply without its "idle" status (output dropped at the message-size cap, or an
         # interrupted cell): grade by the reply, then check the kernel is still answering
         self.raise_on_iopub_timeout = False
+        # nbclient skips cells tagged "skip-execution", and nbgrader does not restore tags:
+        # a test cell tagged so would score full marks without running. No tag skips here.
+        self.skip_cells_with_tag = f"nnag-never-skip-{secrets.token_hex(16)}"
         self.limits = GradingLimits(parent=self)
 
     # --- one notebook ------------------------------------------------------------------------

@@ -78,10 +78,6 @@ PASS_ENV = ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "KERAS_BACKEND", "M
 _SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-class SandboxUnavailable(RuntimeError):
-    """This machine cannot run the sandbox; the message says why, in one line."""
-
-
 def is_root():
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -112,9 +108,8 @@ def python_paths():
     """What a kernel needs from outside: the venv, the Python installation, ``nnscratch``."""
     import importlib.util
 
-    paths = {_real(sys.prefix), _real(sys.base_prefix), _real(Path(sys.executable).parent.parent)}
-    executable = Path(_real(sys.executable))
-    paths.add(str(executable.parent.parent))
+    paths = {_real(sys.prefix), _real(sys.base_prefix)}
+    paths.add(str(Path(_real(sys.executable)).parent.parent))  # the interpreter's own prefix
     spec = importlib.util.find_spec("nnscratch")
     if spec and spec.submodule_search_locations:
         paths.update(_real(p) for p in spec.submodule_search_locations)

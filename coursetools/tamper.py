@@ -37,6 +37,8 @@ duplicates a test cell         the last copy keeps the grade_id and is restored 
 reorders cells                 graded in the submitted order (a test moved above the function
                                it tests fails), flagged "reordered"
 changes ``points``             restored from the gradebook (the maximum never changes), flagged
+tags a test cell               it runs anyway (``SandboxedExecute`` skips no cell; stock
+``skip-execution``             nbgrader gives it full marks unexecuted), flagged
 changes ``grade_id``           the cell runs as an ordinary cell; the real test is missing: 0,
                                flagged
 strips nbgrader metadata       every test missing: 0, flagged
@@ -370,6 +372,9 @@ def structure(submitted, released):
                 findings.append(f"locked cell {grade_id} re-typed as {cell.get('cell_type')}")
             elif source != original.get("source"):
                 findings.append(f"locked cell {grade_id} edited")
+        tags = cell["metadata"].get("tags", [])
+        if isinstance(tags, list) and set(tags) & {"skip-execution", "raises-exception"}:
+            findings.append(f"cell {grade_id} tagged {sorted(tags)}")
         got = cell["metadata"].get("nbgrader", {})
         for key in ("points", "grade", "solution", "locked"):
             if isinstance(got, dict) and got.get(key) != meta.get(key):

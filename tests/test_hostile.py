@@ -90,6 +90,10 @@ def _grade_id(nb):
     nb.cells[sc.cell_index(nb, "test_relu")].metadata.nbgrader["grade_id"] = "bonus"
 
 
+def _skip_tag(nb):
+    nb.cells[sc.cell_index(nb, "test_relu")].metadata["tags"] = ["skip-execution"]
+
+
 def _strip(nb):
     for cell in nb.cells:
         cell.metadata.pop("nbgrader", None)
@@ -330,6 +334,8 @@ HOSTILE = [
     Case("change_points", _edit(_points), "graded", 5.0, flagged=True),
     Case("change_grade_id", _edit(_grade_id), "graded", 2.0, flagged=True),
     Case("strip_metadata", _edit(_strip), "graded", 0.0, flagged=True),
+    Case("skip_execution_tag", _edit(_skip_tag, relu=sc.WRONG_RELU), "graded", 2.0,
+         flagged=True, note="stock nbgrader + nbclient: 5 points without running the test"),
     Case("retype_test", _edit(_retype, relu=sc.WRONG_RELU), "graded", 2.0, flagged=True),
     Case("invalid_json", lambda c, x: {"raw": '{"cells": [ not json'}, "invalid_notebook",
          0.0),
