@@ -5,7 +5,7 @@
 SQLite has one writer, and a notebook with TensorFlow takes seconds to run, so the work is
 split in two (the design; every step is nbgrader's own code, driven through its Python API):
 
-phase 0, main process (``coursetools.gradebook.prepare``)
+phase 0, main process (``coursetools.gradebook.prepare``), while the workers start
     ``release/<assignment>/`` must be what ``source/`` generates now; the real gradebook gets
     the assignment's cells (hidden tests included) when it lacks them. A copy of it is the
     template for phase 1. The sandbox is probed (``coursetools.sandbox.probe``).
@@ -15,14 +15,18 @@ phase 1, a pool of ``jobs`` worker processes (``coursetools.worker``)
     ``nbgrader autograde`` through ``nbgrader.converters.Autograde`` with the kernel in the
     sandbox (``coursetools.execute`` / ``coursetools.sandbox``). One kernel per job, at most;
     each job has its own sandbox uid and scratch folders. Hostile or broken submissions end
-    as a status in their result, never as an exception.
+    as a status in their result, never as an exception. A worker process that dies (killed
+    from outside, out of memory) breaks the pool: what it held is graded again once in a
+    new pool. Nothing is written to the real course in this phase.
 phase 2, main process, once (``coursetools.gradebook.record``)
     nbgrader ``Autograde`` over the executed notebooks with execution off, in the real
     course: ``SaveAutoGrades`` writes the real gradebook, ``autograded/`` gets the graded
     notebooks. The scores are checked against the notebooks (``verify``), read back with
     ``nbgrader.api.Gradebook``, exported to ``grades.csv`` and written, with timings and
     flags, to ``reports/<assignment>/results.json``; then the class report
-    (``coursetools.report.write_report``) when that module is present.
+    (``coursetools.report.write_report``) when that module is present. Why not one nbgrader
+    run with a sandboxed kernel in the real course: nbgrader grades one notebook at a time,
+    and parallel nbgrader processes on one SQLite gradebook would contend for its lock.
 
 Nothing under ``submitted/`` is modified, moved or deleted. Logs: ``reports/<assignment>/logs/``
 (one per student, nbgrader's and the kernel's own output; ``_prepare.log``, ``_record.log``).
