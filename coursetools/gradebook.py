@@ -168,7 +168,11 @@ def prepare(course, assignment, config, scratch, log_path):
                            "run `make release` and hand out the new version first")
     if _signature(db_url, assignment) != _signature(f"sqlite:///{gen / 'gradebook.db'}",
                                                     assignment):
-        _generate(course, assignment, config, scratch / "generate-real", db_path, log_path)
+        # into the real gradebook (created here in a fresh clone, which has none); the
+        # release/ this writes goes to a scratch root, which nbgrader needs to exist
+        real = scratch / "generate-real"
+        real.mkdir(parents=True)
+        _generate(course, assignment, config, real, db_path, log_path)
     return db_url
 
 

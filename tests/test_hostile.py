@@ -510,6 +510,22 @@ def test_jobs_two_and_one_give_the_same_grades_and_a_rerun_regrades_cleanly(smal
                                                                 "timestamp.txt"]
 
 
+def test_a_course_without_a_gradebook_is_graded(standin_template, tmp_path):
+    # a fresh clone: release/ is committed, gradebook.db (git-ignored) is not there yet
+    course = sc.copy_course(standin_template, tmp_path / "course")
+    (course / "gradebook.db").unlink()
+    sc.submit(course, "first", sc.submission(course))
+    results = grading.autograde(course, sc.ASSIGNMENT, jobs=1, limits=LIMITS, progress=False,
+                                report=False)
+    sub = _subs(results)["first"]
+    assert (sub["status"], sub["score"]) == ("graded", sc.MAX_SCORE), sub
+    db = sqlite3.connect(course / "gradebook.db")
+    try:
+        assert db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()[0] == 1
+    finally:
+        db.close()
+
+
 # --- the command line -------------------------------------------------------------------------
 
 
