@@ -11,6 +11,7 @@ subclass with a doctored ``__eq__`` or ``round``, changes no verdict.
 """
 
 import math
+import types
 
 import numpy
 
@@ -30,6 +31,20 @@ _str = str
 _isnan = math.isnan
 _isfinite = math.isfinite
 _Error = AssertionError
+
+# What hidden tests compute their expected values with: numpy's functions as they were at import,
+# so a submission that replaces numpy.exp or numpy.log cannot bend the reference to its answer.
+# (Operators on real ndarrays, such as @, + and -, are type slots that code cannot replace.)
+_REFERENCE_FUNCTIONS = (
+    "array", "asarray", "zeros", "ones", "zeros_like", "ones_like", "full", "eye", "arange",
+    "linspace", "concatenate", "hstack", "vstack", "column_stack", "exp", "log", "log1p",
+    "tanh", "sqrt", "dot", "matmul", "einsum", "outer", "sum", "mean", "clip", "where",
+    "maximum", "minimum", "errstate", "ndindex", "float64", "ndarray",
+)
+pristine_numpy = types.SimpleNamespace(
+    **{name: getattr(numpy, name) for name in _REFERENCE_FUNCTIONS},
+    random=types.SimpleNamespace(default_rng=numpy.random.default_rng),
+)
 
 
 class CheckFailed(_Error):
@@ -74,8 +89,12 @@ def check_shape(value, shape, name="the result", hint=""):
     return array
 
 
-def check_close(value, expected, name="the result", atol=1e-6, hint="", show_expected=True):
-    """Fail unless ``value`` has the shape of ``expected`` and every entry is within ``atol``.
+def check_close(value, expected, name="the result", atol=1e-6, hint="", show_expected=True,
+                rtol=0.0):
+    """Fail unless ``value`` has the shape of ``expected`` and every entry is close to it.
+
+    Close means within ``atol + rtol * |expected|`` (``rtol`` for values that grow large,
+    such as 1 / y_pred, where a harmless epsilon shifts the answer in absolute terms).
 
     ``show_expected=False`` keeps the expected numbers out of the message
     (hidden tests: students see that a case failed, not its answer).
@@ -87,8 +106,9 @@ def check_close(value, expected, name="the result", atol=1e-6, hint="", show_exp
     for i in _range(_len(want)):
         g, w = got[i], want[i]
         diff = g - w
+        tolerance = atol + rtol * (w if w >= 0 else -w)
         # NaN compares false, so a NaN anywhere fails here.
-        if not (-atol <= diff <= atol):
+        if not (-tolerance <= diff <= tolerance):
             gap = _float("inf") if _isnan(diff) else (diff if diff > 0 else -diff)
             if gap > worst:
                 worst, worst_at = gap, i
