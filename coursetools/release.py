@@ -29,8 +29,10 @@ def generate(workdir, assignment, execute=True):
     """Generate release and solutions of ``assignment`` inside ``workdir``."""
     run_nbgrader(["generate_assignment", assignment, "--force"], cwd=workdir)
     # nbgrader's default solution folder is "solution"; this course commits "solutions/".
+    # Without per-cell timestamps a rebuild of unchanged source leaves solutions/ as it was.
     solution_args = ["generate_solution", assignment, "--force",
-                     f"--CourseDirectory.solution_directory={SOLUTIONS}"]
+                     f"--CourseDirectory.solution_directory={SOLUTIONS}",
+                     "--Execute.record_timing=False"]
     if not execute:
         solution_args.append("--Execute.enabled=False")
     run_nbgrader(solution_args, cwd=workdir)

@@ -112,4 +112,8 @@ ENTRIES = (
         def sigmoid_der(X):
             return sigmoid(X)
     """),
+    entry("sigmoid_reciprocal", "sigmoid", CORRECT, "np.reciprocal(1 + np.exp(-x))", """
+        def sigmoid(x):
+            return np.reciprocal(1.0 + np.exp(-x))
+    """),
 )

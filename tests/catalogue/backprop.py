@@ -290,4 +290,15 @@ ENTRIES = (
             H_grad = sigmoid_der(X_input @ wH) * (y_grad @ wO[:-1].T)
             return wH - LR * X_input.T @ H_grad, wO - LR * hidden.T @ y_grad
     """),
+    entry("bp_np_delete_bias_row", "backprop", CORRECT,
+          "unpacks the weights and drops the bias row with np.delete", """
+        def backprop(weights, output1, output2, ytrue, X_input, LR):
+            wH, wO = weights
+            hidden = add_bias(output1)
+            delta_out = (output2 - ytrue)
+            grad_wO = hidden.T @ delta_out
+            delta_hidden = (delta_out @ np.delete(wO, -1, axis=0).T) * output1 * (1 - output1)
+            grad_wH = X_input.T @ delta_hidden
+            return [wH - LR * grad_wH, wO - LR * grad_wO]
+    """),
 )

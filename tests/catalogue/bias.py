@@ -61,4 +61,8 @@ ENTRIES = (
         def add_bias(X):
             return np.hstack([X, np.ones((50, 1))])
     """),
+    entry("add_bias_pad", "add_bias", CORRECT, "np.pad with a constant 1 on the right", """
+        def add_bias(X):
+            return np.pad(X, ((0, 0), (0, 1)), constant_values=1.0)
+    """),
 )

@@ -103,4 +103,14 @@ ENTRIES = (
         def log_loss_der(y, y_pred):
             return -y / y_pred
     """),
+    entry("log_loss_eps_added", "log_loss", CORRECT,
+          "adds 1e-15 inside both logs instead of clipping", """
+        def log_loss(y, y_pred):
+            return -(y * np.log(y_pred + 1e-15) + (1 - y) * np.log(1 - y_pred + 1e-15))
+    """),
+    entry("log_loss_der_eps_added", "log_loss_der", CORRECT,
+          "adds 1e-12 to both denominators (relative change below 1e-9 for p >= 1e-3)", """
+        def log_loss_der(y, y_pred):
+            return -(y / (y_pred + 1e-12) - (1 - y) / (1 - y_pred + 1e-12))
+    """),
 )
