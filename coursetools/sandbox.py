@@ -20,7 +20,8 @@ What the kernel sees:
 - hidden behind empty read-only tmpfs: the course root, the repository root, the grader's
   scratch area (every other submission), ``/root``, ``/home``, ``$HOME``, ``/run`` (sockets),
   ``/var/tmp``, ``/mnt``, ``/media``; of these only the Python installation, the virtual
-  environment and the course's ``nnscratch`` package come back, read-only;
+  environment and the course's ``nnscratch`` package come back, read-only (also when they
+  live under ``/tmp``, which the sandbox replaces with its own);
 - a private ``/tmp`` and ``/dev/shm`` (``tmp_bytes`` each), a minimal ``/dev``, its own ``/proc``;
 - writable: its working folder only (a scratch copy of the submission folder, its cwd), plus
   the folder of its own ipc sockets;
@@ -73,6 +74,7 @@ from coursetools.limits import GradingLimits
 
 UID_BASE = 2_000_000_000  # far above login users and the usual /etc/subuid ranges
 ALWAYS_HIDDEN = ("/root", "/home", "/run", "/var/tmp", "/mnt", "/media")
+PRIVATE_MOUNTS = ("/tmp", "/dev")  # fresh in every sandbox (bwrap_args), never the host's
 PASS_ENV = ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "KERAS_BACKEND", "MPLBACKEND",
             "NBGRADER_EXECUTION")
 _SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -207,7 +209,10 @@ def sandbox_command(argv, *, work, ipc, stage_dir, uid, limits, hidden_extra=(),
     """The full command line that runs ``argv`` in the sandbox."""
     env = os.environ if env is None else env
     hidden = hidden_paths(hidden_extra)
-    visible = [p for p in python_paths() if any(_inside(p, h) for h in hidden)]
+    # the sandbox's own /tmp and /dev are empty too: a repository (and its .venv) cloned
+    # under /tmp must come back like one under a hidden folder
+    covered = [*hidden, *PRIVATE_MOUNTS]
+    visible = [p for p in python_paths() if any(_inside(p, h) for h in covered)]
     staged, pairs = {}, []
     if uid is not None:
         for i, path in enumerate(visible):

@@ -297,7 +297,8 @@ WEAKENINGS = {
 
 
 @pytest.mark.parametrize("weakening", sorted(WEAKENINGS))
-def test_checks_fail_on_a_weakened_sandbox(weakening, standin_template, tmp_path, monkeypatch):
+def test_checks_fail_on_a_weakened_sandbox(weakening, standin_template, tmp_path, monkeypatch,
+                                           request):
     if weakening == "kernel left as root" and not sandbox.is_root():
         pytest.skip("the grader is not root: the kernel keeps the grader's uid anyway")
     change, check = WEAKENINGS[weakening]
@@ -308,11 +309,25 @@ def test_checks_fail_on_a_weakened_sandbox(weakening, standin_template, tmp_path
     elif weakening == "no rlimits":
         monkeypatch.setattr(sandbox, "rlimit_args", lambda limits: [])
     elif weakening == "course and repository visible":
-        # only the system's homes and sockets stay hidden: not the course, the repository,
-        # the scratch area (the Python installation under /root still needs its staging)
-        original = sandbox.hidden_paths
+        # only the system's homes and sockets stay hidden, and the course and the repository
+        # are mounted in: wherever they live (under /tmp, which the sandbox replaces with its
+        # own, or under /root), the kernel sees them. The course is where the sandbox user can
+        # reach it (pytest's tmp_path is root's only), as a course readable by others would be.
+        hidden, bwrap = sandbox.hidden_paths, sandbox.bwrap_args
+        tmp_path = Path(tempfile.mkdtemp(prefix="nnag-weakened-"))
+        os.chmod(tmp_path, 0o755)
+        request.addfinalizer(lambda: shutil.rmtree(tmp_path, ignore_errors=True))
+        shown = [str(tmp_path / "course"), str(COURSE_ROOT)]
+
+        def show(**kw):
+            args = bwrap(**kw)
+            at = args.index("--chdir")
+            return [*args[:at], *[a for p in shown for a in ("--ro-bind-try", p, p)],
+                    *args[at:]]
+
         monkeypatch.setattr(sandbox, "hidden_paths", lambda extra=(): [
-            p for p in original() if p in sandbox.ALWAYS_HIDDEN])
+            p for p in hidden() if p in sandbox.ALWAYS_HIDDEN])
+        monkeypatch.setattr(sandbox, "bwrap_args", show)
     else:
         original = sandbox.bwrap_args
         monkeypatch.setattr(sandbox, "bwrap_args", lambda **kw: change(original(**kw)))
