@@ -55,8 +55,9 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -157,28 +158,36 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
     try:
         # the workers start (and import nbgrader) while this process checks the course
         with _spawnable_main(), _pool(min(jobs, len(found))) as pool:
-            if sandbox:
-                reason = sandboxing.probe(sandbox_uid())
-                if reason:
-                    raise GradingError(f"{reason}; pass --unsandboxed to grade without a "
-                                       "sandbox (trusted submissions only)")
+            # the probe (a sandboxed Python, about a second) runs while this process loads
+            # nbgrader for prepare(); nothing is written before the sandbox is known to work
+            with ThreadPoolExecutor(max_workers=1) as probing:
+                probed = probing.submit(sandboxing.probe, sandbox_uid()) if sandbox else None
+                import nbgrader.converters  # noqa: F401
+                reason = probed.result() if probed is not None else None
+            if reason:
+                raise GradingError(f"{reason}; pass --unsandboxed to grade without a "
+                                   "sandbox (trusted submissions only)")
             gradebook.prepare(course, assignment, config, root, logs / "_prepare.log")
             released = _released(course, assignment, config)
             template = gradebook.copy_database(gradebook.database(course, config)[1],
                                                root / "gradebook.db")
             _slot_dirs(root, jobs)
             timings["prepare"] = time.monotonic() - start
+            if report:  # the class report's imports load while the kernels run
+                threading.Thread(target=_warm_report, daemon=True).start()
             results = _phase1(pool, course, assignment, config, found, released, template,
                               root, logs, jobs, sandbox, effective, progress)
-        timings["execute"] = time.monotonic() - start - timings["prepare"]
-        mark = time.monotonic()
-        gradebook.record(course, assignment, config, results,
-                         gradebook.course_dir(course, config, "submitted"), root,
-                         logs / "_record.log")
-        gradebook.verify(course, assignment, config, results)
-        max_score = gradebook.read_back(course, assignment, config, results, _order(released))
-        gradebook.export_csv(course, config)
-        timings["record"] = time.monotonic() - mark
+            pool.shutdown(wait=False)  # the workers exit while phase 2 records
+            timings["execute"] = time.monotonic() - start - timings["prepare"]
+            mark = time.monotonic()
+            gradebook.record(course, assignment, config, results,
+                             gradebook.course_dir(course, config, "submitted"), root,
+                             logs / "_record.log")
+            gradebook.verify(course, assignment, config, results)
+            max_score = gradebook.read_back(course, assignment, config, results,
+                                            _order(released))
+            gradebook.export_csv(course, config)
+            timings["record"] = time.monotonic() - mark
     finally:
         shutil.rmtree(root, ignore_errors=True)
     out = {
@@ -200,6 +209,14 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
 def sandbox_uid():
     """The sandbox uid of job slot 0 when the grader is root (None otherwise)."""
     return sandboxing.UID_BASE if sandboxing.is_root() else None
+
+
+def kernel_threads(jobs, submissions):
+    """BLAS/TensorFlow threads of each grading kernel: its share of the cores among the
+    kernels that run at once (kernels whose pools are each the size of the machine fight
+    over its cores)."""
+    running = max(1, min(jobs, submissions))
+    return max(1, (os.cpu_count() or 1) // running)
 
 
 def _public(sub):
@@ -244,12 +261,11 @@ def _pool(workers):
 def _phase1(pool, course, assignment, config, found, released, template, root, logs, jobs,
             use_sandbox, limits, progress):
     hidden = sorted({str(root), str(course), str(gradebook.database(course, config)[1].parent)})
-    cpus = os.cpu_count() or 1
     common = {
         "course": str(course), "assignment": assignment, "scratch": str(root),
         "gradebook": str(template), "logs": str(logs), "sandbox": bool(use_sandbox),
         "limits": {name: getattr(limits, name) for name in NAMES}, "hidden": hidden,
-        "threads": max(1, cpus // jobs),
+        "threads": kernel_threads(jobs, len(found)),
         "source_dir": str(gradebook.course_dir(course, config, "source")),
         "notebooks": sorted(released), "released": released,
         "max_file_bytes": limits.max_file_bytes, "max_notebook_bytes": limits.max_notebook_bytes,
@@ -311,6 +327,15 @@ def _run(pool, tasks, results, bar):
             bar.set_postfix_str(f"{task['student']}: {result['status']}", refresh=False)
             bar.update()
     return broken
+
+
+def _warm_report():
+    try:
+        import matplotlib.pyplot  # noqa: F401 - what write_report() spends most of its time on
+
+        from coursetools import report  # noqa: F401
+    except ImportError:
+        pass
 
 
 def _write_report(course, assignment, results):

@@ -348,6 +348,18 @@ def test_checks_fail_on_a_weakened_sandbox(weakening, standin_template, tmp_path
     assert problems, f"a sandbox with {weakening} passed the {check} check"
 
 
+def test_each_kernel_gets_its_share_of_the_cores(monkeypatch):
+    from coursetools import grading
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert [grading.kernel_threads(jobs, 10) for jobs in (1, 2, 3, 4, 8)] == [4, 2, 1, 1, 1]
+    assert grading.kernel_threads(4, 1) == 4  # one submission: one kernel, every core
+    env = sandbox.sandbox_env({"OMP_NUM_THREADS": "64"}, 2)
+    for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        assert env[key] == "2", key
+
+
 def test_grading_refuses_when_the_sandbox_cannot_run(standin_template, tmp_path, monkeypatch):
     from coursetools import grading
 
