@@ -317,7 +317,9 @@ def test_checks_fail_on_a_weakened_sandbox(weakening, standin_template, tmp_path
         tmp_path = Path(tempfile.mkdtemp(prefix="nnag-weakened-"))
         os.chmod(tmp_path, 0o755)
         request.addfinalizer(lambda: shutil.rmtree(tmp_path, ignore_errors=True))
-        shown = [str(tmp_path / "course"), str(COURSE_ROOT)]
+        shown = [str(tmp_path / "course")]
+        if not sandbox.is_root() or sandbox._traversable(str(COURSE_ROOT)):
+            shown.append(str(COURSE_ROOT))  # (the sandbox user cannot bind what it cannot reach)
 
         def show(**kw):
             args = bwrap(**kw)
