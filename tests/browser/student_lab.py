@@ -194,9 +194,11 @@ class Lab:
             time.sleep(0.5)
             prompts = self.prompts()
             # Started: a cell is queued or running, or has a new execution count.
+            # Cells JupyterLab rendered only after ``before`` was read count as new ("").
+            padded = before + [""] * (len(prompts) - len(before))
             started = started or any(
                 "*" in p or (p != old and re.fullmatch(r"\[\d+\]:", p))
-                for p, old in zip(prompts, before, strict=True)
+                for p, old in zip(prompts, padded, strict=False)
             )
             assert started or time.monotonic() < start_deadline, f"nothing ran: {prompts}"
             indicator = self.panel().locator(".jp-Notebook-ExecutionIndicator")

@@ -85,6 +85,10 @@ def test_a_setup_check_from_the_index(lab):
     tab = lab.page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current")
     tab.filter(has_text="00_setup_check.ipynb").wait_for()
     lab.wait_kernel_idle()
+    # the link opened the notebook: wait until every code cell is on the page
+    cells = lab.notebook("notebooks/00_setup_check.ipynb").cells
+    expected = sum(c.cell_type == "code" for c in cells)
+    expect(lab.code_cells()).to_have_count(expected)
 
     prompts = lab.run_all()
     assert all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), prompts
