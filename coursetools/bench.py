@@ -34,8 +34,13 @@ from pathlib import Path
 import nbformat
 
 from coursetools import example_class
-from coursetools.demo import DemoError, ensure_release, make_course, scratch_lock
-from coursetools.gradebook import GradingError
+from coursetools.demo import (
+    DemoError,
+    call_with_one_line_errors,
+    ensure_release,
+    make_course,
+    scratch_lock,
+)
 from coursetools.paths import COURSE_ROOT, SOLUTIONS, nbgrader_env
 
 SCRATCH = COURSE_ROOT / ".scratch" / "bench"
@@ -308,21 +313,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
-    try:
+
+    def bench():
         with scratch_lock(SCRATCH, "make bench"):
             if args.root == COURSE_ROOT:
                 ensure_release()
             return run(args.n, args.jobs, args.serial, args.root)
-    except (DemoError, example_class.ExampleClassError, GradingError, RuntimeError,
-            OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # a bug or a broken environment: one line, traceback on request
-        if os.environ.get("NN_TRACEBACK"):
-            raise
-        print(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-              "(NN_TRACEBACK=1 shows the traceback)", file=sys.stderr)
-        return 1
+
+    ok, status = call_with_one_line_errors(bench)
+    return status if ok else 1
 
 
 if __name__ == "__main__":

@@ -133,24 +133,38 @@ def table(results):
     )
 
 
+def call_with_one_line_errors(action):
+    """``(True, action())``, or ``(False, None)`` after printing the error as one line.
+
+    The commands' expected failures say what is wrong; anything else (a bug, a broken
+    environment) says its type too, and NN_TRACEBACK=1 re-raises it with the traceback.
+    """
+    try:
+        return True, action()
+    except (DemoError, example_class.ExampleClassError, GradingError, RuntimeError,
+            OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        if os.environ.get("NN_TRACEBACK"):
+            raise
+        print(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+              "(NN_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+    return False, None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, help="parallel grading jobs (default: the engine's)")
     args = parser.parse_args(argv)
     assignment = example_class.ASSIGNMENT
-    try:
+
+    def grade():
         with scratch_lock(SCRATCH, "make demo"):
             ensure_release()
-            results = run_class(SCRATCH, assignment, jobs=args.jobs)
-    except (DemoError, example_class.ExampleClassError, GradingError, RuntimeError,
-            OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # a bug or a broken environment: one line, traceback on request
-        if os.environ.get("NN_TRACEBACK"):
-            raise
-        print(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-              "(NN_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+            return run_class(SCRATCH, assignment, jobs=args.jobs)
+
+    ok, results = call_with_one_line_errors(grade)
+    if not ok:
         return 1
     print()
     print(table(results))
