@@ -63,6 +63,7 @@ import threading
 import time
 from functools import cache
 from pathlib import Path
+from queue import Empty
 
 import zmq
 import zmq.asyncio
@@ -356,7 +357,45 @@ class CappedKernelClient(AsyncKernelClient):
         context = zmq.asyncio.Context()
         context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
         context.setsockopt(zmq.RCVHWM, 64)  # queued: at most 64 x max_message_bytes
+        # the kernel's socket files appear when it has started: look for them every 10 ms,
+        # not every 100 ms
+        context.setsockopt(zmq.RECONNECT_IVL, 10)
         return context
+
+    async def _async_wait_for_ready(self, timeout=None):
+        """Ready when a kernel_info request is answered on shell and its "idle" status arrives
+        on iopub (so iopub is connected too). jupyter_client's own wait listens for 0.2 s of
+        iopub silence afterwards and retries a missed status only after 0.2 s more: idle time
+        of every grading kernel. Nothing needs that flush: nbclient takes only the iopub
+        messages of its own requests."""
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        asked, replied = set(), False
+        while True:
+            asked.add(self.kernel_info())
+            # a starting kernel answers once it is up; a missed status is asked for again soon
+            until = min(deadline, time.monotonic() + (0.05 if replied else 0.5))
+            while (left := until - time.monotonic()) > 0:
+                channel = self.iopub_channel if replied else self.shell_channel
+                try:
+                    msg = await channel.get_msg(timeout=left)
+                except Empty:
+                    break
+                if msg["parent_header"].get("msg_id") not in asked:
+                    continue
+                if not replied:
+                    replied = msg["msg_type"] == "kernel_info_reply"
+                    if replied:
+                        self._handle_kernel_info_reply(msg)
+                        until = min(deadline, time.monotonic() + 0.05)
+                elif msg["msg_type"] == "status" and \
+                        msg["content"].get("execution_state") == "idle":
+                    return
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+    wait_for_ready = _async_wait_for_ready
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -466,7 +505,13 @@ class SandboxedKernelManager(AsyncKernelManager):
             except OSError:
                 pass
 
+    async def _async_wait(self, pollinterval=0.1):
+        # after a kill: the sandbox dies within milliseconds, do not sleep 0.1 s per poll
+        await super()._async_wait(pollinterval=min(pollinterval, 0.005))
+
     async def _async_interrupt_kernel(self):
+        if self.shutting_down:
+            return  # jupyter_client interrupts before it shuts down: the sandbox is killed anyway
         # A SIGINT to bwrap would not reach the kernel (its own session and pid namespace):
         # ask the kernel itself, over a short-lived control connection of our own (the
         # manager's asyncio control socket does not deliver it while nobody awaits the send).
