@@ -253,8 +253,9 @@ def _spawnable_main():
 # it once and forks every worker from there, instead of each spawned worker paying about two
 # seconds of CPU for nbgrader (its package imports its Jupyter server extensions) while the
 # kernels need the cores. The fork server holds no threads or sockets, so forking it is safe.
-WORKER_IMPORTS = ["nbgrader.converters", "coursetools.worker", "coursetools.execute",
-                  "coursetools.sanitize", "coursetools.tamper"]
+# coursetools first: its package spares jsonschema's slow optional import (see its __init__).
+WORKER_IMPORTS = ["coursetools.worker", "coursetools.execute", "coursetools.sanitize",
+                  "coursetools.tamper", "nbgrader.converters"]
 
 
 def _context():
