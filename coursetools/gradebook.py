@@ -7,15 +7,16 @@ Everything here runs in the main process, one step at a time, because SQLite has
   what that produces is stale (the students got something else) and grading stops. When the
   real gradebook does not hold exactly these cells (hidden tests included, which
   ``OverwriteCells`` restores into tampered test cells), generate again against it.
-- ``record(...)``: phase 2. nbgrader ``Autograde`` runs once in the real course with
-  execution off (``Execute.enabled=False``, ``ClearOutput.enabled=False``) and
-  ``submitted_directory`` pointed at a scratch folder holding each student's executed
-  notebooks and ``timestamp.txt``, so nbgrader's own ``SaveAutoGrades`` and
-  ``AssignLatePenalties`` write the gradebook. Before that, the previous ``autograded/``
-  output and autograder scores of the students being graded are removed (a clean regrade;
-  manual scores, extra credit and comments stay). A submission that could not be executed
-  is recorded as nbgrader records a missing notebook: every autograded cell 0 (flagged for
-  manual grading when the tool, not the submission, failed).
+- ``record(...)``: phase 2. nbgrader ``Autograde`` runs once in the real course with only
+  its recording preprocessors (phase 1 already sanitized, restored and executed each
+  notebook against a copy of this gradebook) and ``submitted_directory`` pointed at a
+  scratch folder holding each student's executed notebooks and ``timestamp.txt``, so
+  nbgrader's own ``SaveAutoGrades`` and ``AssignLatePenalties`` write the gradebook.
+  Before that, the previous ``autograded/`` output and autograder scores of the students
+  being graded are removed (a clean regrade; manual scores, extra credit and comments
+  stay). A submission that could not be executed is recorded as nbgrader records a missing
+  notebook: every autograded cell 0 (flagged for manual grading when the tool, not the
+  submission, failed).
 - ``verify(...)``: the gradebook's score of every test equals what nbgrader computes from the
   graded notebook (``nbgrader.utils.determine_grade``).
 - ``read_back(...)``, ``export_csv(...)``: the results and ``grades.csv`` (nbgrader export).
@@ -215,15 +216,9 @@ def _record(course, assignment, config, results, submitted, scratch, log_path):
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.converters import Autograde, NbGraderException
     from nbgrader.coursedir import CourseDirectory
-    from nbgrader.preprocessors import (
-        CheckCellMetadata,
-        ClearOutput,
-        OverwriteCells,
-        OverwriteKernelspec,
-    )
+    from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, SaveAutoGrades
 
     from coursetools.execute import copy_regular_tree
-    from coursetools.sanitize import DeduplicateIds, RestoreCellMetadata
 
     course = Path(course)
     db_url, _ = database(course, config)
@@ -254,12 +249,12 @@ def _record(course, assignment, config, results, submitted, scratch, log_path):
         cfg.CourseDirectory.student_id = "*"
         cfg.BaseConverter.force = True
         cfg.Autograde.create_student = True
-        cfg.Autograde.sanitize_preprocessors = [
-            ClearOutput, RestoreCellMetadata, DeduplicateIds, OverwriteKernelspec,
-            OverwriteCells, CheckCellMetadata]
-        cfg.Execute.enabled = False
-        cfg.ClearOutput.enabled = False
-        cfg.OverwriteCells.add_missing_cells = False  # nothing would run them now
+        # Phase 1 ran nbgrader's whole Autograde on these notebooks against a copy of this
+        # gradebook: sanitized, test cells restored, executed, outputs limited. Only the
+        # recording steps are left; running the others again cost a third of this pass.
+        cfg.Autograde.sanitize_preprocessors = []
+        cfg.Autograde.autograde_preprocessors = [SaveAutoGrades, AssignLatePenalties,
+                                                 CheckCellMetadata]
         logger = _quiet_logger(log_path)
         try:
             Autograde(coursedir=CourseDirectory(config=cfg), config=cfg, log=logger).start()
