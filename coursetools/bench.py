@@ -7,7 +7,8 @@ notebook), measured in the same run on this machine:
   no sandbox), wall time;
 - the course's engine (``coursetools.grading.autograde``: sandboxed, default jobs), wall
   time, and the speed-up over stock nbgrader;
-- bare execution of the solution notebook once with nbclient (kernel start included);
+- bare execution of the solution notebook with nbclient (kernel start included), the
+  faster of two runs (the first also warms the file cache, which would flatter the engine);
 - the engine's time per submission (a second engine run with jobs=1, divided by N) and
   its ratio to bare execution: the overhead of grading one notebook (``--no-serial``: the
   mean of the per-submission seconds of the parallel run instead);
@@ -249,9 +250,9 @@ def run(n=8, jobs=None, serial=True, root=COURSE_ROOT, assignment=example_class.
     print(f"machine: {machine()}", flush=True)
     load_before = os.getloadavg()[0]
 
-    print("bare execution of the solution notebook (nbclient)...", flush=True)
+    print("bare execution of the solution notebook (nbclient), twice...", flush=True)
     with KernelMemory() as bare_memory:
-        bare = time_bare(root, assignment)
+        bare = min(time_bare(root, assignment) for _ in range(2))
 
     stock_course = make_course(SCRATCH / "stock", root)
     reference_class(stock_course, assignment, n, root)
@@ -278,7 +279,7 @@ def run(n=8, jobs=None, serial=True, root=COURSE_ROOT, assignment=example_class.
     print(_row(f"engine, sandbox {results['sandbox']}, jobs {results['jobs']}", f"{engine:.1f} s"))
     print(_row("speed-up (stock / engine)", f"{stock / engine:.2f}x",
                f">= {TARGET_SPEEDUP}x", stock / engine >= TARGET_SPEEDUP))
-    print(_row("bare execution of the solution notebook (nbclient)", f"{bare:.1f} s"))
+    print(_row("bare nbclient run of the solution notebook (best of 2)", f"{bare:.1f} s"))
     if serial_seconds is not None:
         per, how = serial_seconds / n, f"jobs=1: {serial_seconds:.1f} s / {n}"
     else:
