@@ -10,8 +10,9 @@ phase 0, main process (``coursetools.gradebook.prepare``), while the workers sta
     the assignment's cells (hidden tests included) when it lacks them. A copy of it is the
     template for phase 1. The sandbox is probed (``coursetools.sandbox.probe``).
 phase 1, a pool of ``jobs`` worker processes (``coursetools.worker``)
-    Each worker is long-lived (nbgrader is imported once) and grades one submission at a
-    time: a scratch course with a private copy of the gradebook and of the submission,
+    Each worker is long-lived, forked ready from a fork server that imported nbgrader once
+    (``WORKER_IMPORTS``), and grades one submission at a time: a scratch course with a
+    private copy of the gradebook and of the submission,
     ``nbgrader autograde`` through ``nbgrader.converters.Autograde`` with the kernel in the
     sandbox (``coursetools.execute`` / ``coursetools.sandbox``). One kernel per job, at most;
     each job has its own sandbox uid and scratch folders. Hostile or broken submissions end
