@@ -240,7 +240,7 @@ def machine():
 
 def _row(label, value, target="", ok=None):
     verdict = "" if ok is None else ("OK" if ok else "MISSED")
-    return f"  {label:<52} {value:>12}   {target:<10} {verdict}"
+    return f"  {label:<64} {value:>12}   {target:<10} {verdict}"
 
 
 def run(n=8, jobs=None, serial=True, root=COURSE_ROOT, assignment=example_class.ASSIGNMENT):
