@@ -27,7 +27,6 @@ _isinstance = isinstance
 _range = range
 _tuple = tuple
 _list = list
-_str = str
 _isnan = math.isnan
 _isfinite = math.isfinite
 _Error = AssertionError
