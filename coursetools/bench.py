@@ -50,14 +50,40 @@ TARGET_OVERHEAD = 1.25
 TARGET_PEAK = 1024**3  # 1 GiB
 
 
-class KernelMemory:
+class _Ticker:
+    """``tick()`` every ``interval`` seconds in a thread, from ``with`` to its end (and once
+    more at the end)."""
+
+    def __init__(self, interval):
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def tick(self):
+        raise NotImplementedError
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.tick()
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.tick()
+
+
+class KernelMemory(_Ticker):
     """Peak memory of the ipykernel processes this process started (and their descendants),
     sampled from /proc."""
 
     def __init__(self, interval=0.1):
-        self.interval, self.peak, self.kernels = interval, 0, set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(interval)
+        self.peak, self.kernels = 0, set()
 
     @staticmethod
     def _status(pid):
@@ -79,7 +105,7 @@ class KernelMemory:
         except OSError:
             return ""
 
-    def sample(self):
+    def tick(self):
         parents, hwm = {}, {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
@@ -108,52 +134,26 @@ class KernelMemory:
             self.kernels.add(pid)
             self.peak = max(self.peak, tree)
 
-    def _run(self):
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(self.interval)
 
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-
-class _Progress:
+class _Progress(_Ticker):
     """A progress bar that counts autograded submissions appearing on disk."""
 
     def __init__(self, course, assignment, total, desc):
         from tqdm import tqdm
 
-        self.folder = Path(course) / "autograded"
-        self.assignment, self._stop = assignment, threading.Event()
+        super().__init__(0.5)
+        self.folder, self.assignment = Path(course) / "autograded", assignment
         self.bar = tqdm(total=total, desc=desc, unit="nb")
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _count(self):
+    def tick(self):
         if not self.folder.is_dir():
-            return 0
-        return sum((p / self.assignment).is_dir() for p in self.folder.iterdir())
-
-    def _run(self):
-        while not self._stop.wait(0.5):
-            done = self._count()
-            if done > self.bar.n:
-                self.bar.update(done - self.bar.n)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        done = self._count()
+            return
+        done = sum((p / self.assignment).is_dir() for p in self.folder.iterdir())
         if done > self.bar.n:
             self.bar.update(done - self.bar.n)
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
         self.bar.close()
 
 

@@ -4,13 +4,11 @@ It uses the repository's nbgrader_config.py, so the tests see the course's real 
 but a notebook that runs in a second instead of the real assignment's TensorFlow.
 """
 
-import shutil
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-from coursetools.paths import COURSE_ROOT, run_nbgrader
+from nbformat.v4 import new_code_cell, new_markdown_cell
+from standin_course import generate_course, new_source_notebook
 
 ASSIGNMENT = "nn_from_scratch"
 NOTEBOOK = "nn_from_scratch.ipynb"
@@ -35,29 +33,18 @@ def _meta(**kw):
 
 
 def source_notebook():
-    nb = new_notebook(cells=[
+    return new_source_notebook([
         new_markdown_cell("# A tiny assignment", metadata=_meta(grade_id="intro", locked=True)),
         new_code_cell("import numpy as np", metadata=_meta(grade_id="imports", locked=True)),
         new_code_cell(SOLUTION, metadata=_meta(grade_id="sigmoid", solution=True)),
         new_code_cell(TESTS, metadata=_meta(grade_id="test_sigmoid", grade=True, locked=True,
                                             points=2)),
     ])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    for i, cell in enumerate(nb.cells):
-        cell.id = f"cell-{i}"
-    return nb
 
 
 def make_course(root):
     """A course at ``root`` with the assignment generated (release/ and gradebook.db)."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(COURSE_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
-    (root / "source" / ASSIGNMENT).mkdir(parents=True)
-    nbformat.write(source_notebook(), root / "source" / ASSIGNMENT / NOTEBOOK)
-    run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], cwd=root)
-    return root
+    return generate_course(root, ASSIGNMENT, NOTEBOOK, source_notebook())
 
 
 def submission(code):
