@@ -87,27 +87,44 @@ def copy_database(source, target):
     return target
 
 
-def _quiet_logger(path):
-    logger = logging.getLogger(f"coursetools.gradebook.{path}")
+def file_logger(name, path, fmt="[%(levelname)s] %(message)s"):
+    """The logger ``name``, writing to the file ``path`` only (never to the console) until
+    ``close_logger``: nbgrader's chatter goes to the logs of reports/, not to the terminal."""
+    logger = logging.getLogger(name)
     logger.propagate = False
     logger.setLevel(logging.INFO)
     if not logger.handlers:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+        handler.setFormatter(logging.Formatter(fmt))
         logger.addHandler(handler)
     return logger
 
 
-def _close(logger):
+def close_logger(logger):
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
 
 
-def _generate(course, assignment, config, root, db_path, log_path):
-    from nbgrader.converters import GenerateAssignment, NbGraderException
+def _convert(converter, cfg, log_path):
+    """Run the nbgrader converter class ``converter`` with ``cfg``, logging to ``log_path``;
+    False when nbgrader reported a failure."""
+    from nbgrader.converters import NbGraderException
     from nbgrader.coursedir import CourseDirectory
+
+    logger = file_logger(f"coursetools.gradebook.{log_path}", log_path)
+    try:
+        converter(coursedir=CourseDirectory(config=cfg), config=cfg, log=logger).start()
+    except NbGraderException:
+        return False
+    finally:
+        close_logger(logger)
+    return True
+
+
+def _generate(course, assignment, config, root, db_path, log_path):
+    from nbgrader.converters import GenerateAssignment
 
     cfg = copy.deepcopy(config)
     cfg.CourseDirectory.root = str(root)
@@ -116,14 +133,9 @@ def _generate(course, assignment, config, root, db_path, log_path):
     cfg.CourseDirectory.db_url = f"sqlite:///{db_path}"
     cfg.CourseDirectory.assignment_id = assignment
     cfg.BaseConverter.force = True
-    logger = _quiet_logger(log_path)
-    try:
-        GenerateAssignment(coursedir=CourseDirectory(config=cfg), config=cfg, log=logger).start()
-    except NbGraderException:
+    if not _convert(GenerateAssignment, cfg, log_path):
         raise GradingError(f"nbgrader generate_assignment failed for {assignment} "
-                           f"(see {log_path})") from None
-    finally:
-        _close(logger)
+                           f"(see {log_path})")
     return Path(root) / "release" / assignment
 
 
@@ -214,8 +226,7 @@ def record(course, assignment, config, results, submitted, scratch, log_path):
 
 def _record(course, assignment, config, results, submitted, scratch, log_path):
     from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.converters import Autograde, NbGraderException
-    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.converters import Autograde
     from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, SaveAutoGrades
 
     from coursetools.execute import copy_regular_tree
@@ -255,13 +266,7 @@ def _record(course, assignment, config, results, submitted, scratch, log_path):
         cfg.Autograde.sanitize_preprocessors = []
         cfg.Autograde.autograde_preprocessors = [SaveAutoGrades, AssignLatePenalties,
                                                  CheckCellMetadata]
-        logger = _quiet_logger(log_path)
-        try:
-            Autograde(coursedir=CourseDirectory(config=cfg), config=cfg, log=logger).start()
-        except NbGraderException:
-            pass  # verify() tells which students did not make it
-        finally:
-            _close(logger)
+        _convert(Autograde, cfg, log_path)  # when it fails, verify() tells who is missing
 
     with Gradebook(db_url, course_id) as gb:
         for sub in results:

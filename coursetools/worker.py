@@ -21,7 +21,6 @@ does, it returns a dict (``student``, ``status``, ``reason``, ``flags``, ``execu
 """
 
 import json
-import logging
 import os
 import shutil
 import stat
@@ -30,6 +29,8 @@ import traceback
 from pathlib import Path
 
 import nbformat
+
+from coursetools.gradebook import close_logger, file_logger, read_timestamp
 
 try:
     import resource
@@ -129,16 +130,6 @@ def check_notebook(path, max_bytes):
     return nb, major, None
 
 
-def _logger(path):
-    logger = logging.getLogger(f"coursetools.worker.{os.getpid()}")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(message)s"))
-    logger.addHandler(handler)
-    return logger, handler
-
-
 def _config(job, course_dir, slot_dir, uid):
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
@@ -215,7 +206,8 @@ def grade_submission(job):
               "notebooks": [], "executed": None, "peak_rss": 0, "seconds": 0.0}
     scratch = Path(job["scratch"]) / f"s{job['index']:04d}"
     log_path = Path(job["logs"]) / f"{job['student']}.log"
-    logger, handler = _logger(log_path)
+    logger = file_logger(f"coursetools.worker.{os.getpid()}", log_path,
+                         "%(asctime)s [%(levelname)s] %(message)s")
     try:
         _grade(job, result, scratch, logger)
     except Exception as exc:  # noqa: BLE001 - a submission must never stop the batch
@@ -230,8 +222,7 @@ def grade_submission(job):
                 fh.seek(max(0, size - _LOG_TAIL))
                 tail = fh.read().decode("utf-8", "replace")
             logger.info("kernel output (last %d bytes):\n%s", _LOG_TAIL, tail)
-        logger.removeHandler(handler)
-        handler.close()
+        close_logger(logger)
     result["seconds"] = time.monotonic() - started
     if resource is not None:  # this worker's own peak so far: the grader stays small
         result["grader_peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -243,7 +234,6 @@ def _grade(job, result, scratch, logger):
     from nbgrader.coursedir import CourseDirectory
 
     from coursetools import execute, sanitize, tamper
-    from coursetools.gradebook import read_timestamp
     from coursetools.sandbox import UID_BASE, is_root
 
     course_dir = scratch / "course"
