@@ -14,12 +14,16 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 ASSIGNMENT ?=
 JOBS ?=
 ZIP ?=
+FORCE ?=
 PYTEST_ARGS ?=
+# every verb takes ASSIGNMENT=id (default: each assignment in turn, or the only one)
+COURSETOOLS := $(BIN)/python -m coursetools
+FOR_ASSIGNMENT = $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: help demo test release autograde collect feedback lab bench lint system-deps
+.PHONY: help demo test release autograde collect feedback report lab bench lint system-deps
 
 help: ## list the verbs
 	@echo "Neural Network from Scratch: make <verb>"
@@ -42,7 +46,7 @@ system-deps: ## install the sandbox and browser the tests need (bubblewrap, chro
 	@bash tools/system-deps.sh
 
 demo: $(RUNTIME_STAMP) ## rebuild the student version and grade the bundled example class
-	$(BIN)/python -m coursetools.demo
+	$(COURSETOOLS) demo $(FOR_ASSIGNMENT) $(if $(JOBS),--jobs $(JOBS))
 
 test: $(DEV_STAMP) system-deps ## run ruff and the whole test suite (browser tests included)
 	$(BIN)/ruff check .
@@ -52,16 +56,19 @@ lint: $(DEV_STAMP) ## ruff only
 	$(BIN)/ruff check .
 
 release: $(RUNTIME_STAMP) ## regenerate release/ and solutions/ from source/
-	$(BIN)/python -m coursetools.release
+	$(COURSETOOLS) release $(FOR_ASSIGNMENT)
 
 autograde: $(RUNTIME_STAMP) ## grade submitted/ in sandboxes, in parallel [ASSIGNMENT=id] [JOBS=n]
-	$(BIN)/python -m coursetools.autograde $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(JOBS),--jobs $(JOBS))
+	$(COURSETOOLS) autograde $(FOR_ASSIGNMENT) $(if $(JOBS),--jobs $(JOBS))
 
-collect: $(RUNTIME_STAMP) ## bring an LMS download into submitted/ (ZIP=file)
-	$(BIN)/python -m coursetools.collect $(ZIP)
+collect: $(RUNTIME_STAMP) ## bring an LMS download into submitted/ (ZIP=file) [FORCE=1 replaces]
+	$(COURSETOOLS) collect $(ZIP) $(FOR_ASSIGNMENT) $(if $(FORCE),--force)
 
-feedback: $(RUNTIME_STAMP) ## generate feedback HTML for graded submissions
-	$(BIN)/python -m coursetools.feedback $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
+feedback: $(RUNTIME_STAMP) ## generate feedback HTML for graded submissions [ASSIGNMENT=id]
+	$(COURSETOOLS) feedback $(FOR_ASSIGNMENT)
+
+report: $(RUNTIME_STAMP) ## rebuild the class report from results.json [ASSIGNMENT=id]
+	$(COURSETOOLS) report $(FOR_ASSIGNMENT)
 
 # Binder's student configuration (binder/jupyter_config), and inline plots rather than Agg.
 lab: $(RUNTIME_STAMP) ## start JupyterLab on the course (students working locally)
@@ -69,4 +76,4 @@ lab: $(RUNTIME_STAMP) ## start JupyterLab on the course (students working locall
 		$(BIN)/jupyter lab --notebook-dir=. notebooks/index.ipynb
 
 bench: $(RUNTIME_STAMP) ## print autograde speed against stock nbgrader
-	$(BIN)/python -m coursetools.bench
+	$(COURSETOOLS) bench $(FOR_ASSIGNMENT)

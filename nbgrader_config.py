@@ -4,6 +4,8 @@ c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
 c.CourseDirectory.course_id = "nn-from-scratch"
 c.CourseDirectory.root = "."
+# The executed solutions are committed in solutions/ (nbgrader's default is solution/).
+c.CourseDirectory.solution_directory = "solutions"
 
 # Notebooks are executed by the student's kernel name, whatever it says in the file.
 c.ClearSolutions.code_stub = {
@@ -16,10 +18,10 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # replaces each "### BEGIN HIDDEN TESTS" ... "### END HIDDEN TESTS" block with a one-line note
 # (and the traceback of a failing hidden test with its error message), so feedback still shows
 # every test's result and points. To show the hidden tests anyway, add
-# `--HideHiddenTests.enabled=False` (`python -m coursetools.feedback --show-hidden-tests`).
+# `--HideHiddenTests.enabled=False` (`python -m coursetools feedback --show-hidden-tests`).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "coursetools.feedback.HideHiddenTests",  # imported only when feedback is generated
+    "coursetools.preprocessors.HideHiddenTests",  # imported only when feedback is generated
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 

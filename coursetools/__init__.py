@@ -1,4 +1,44 @@
-"""Instructor tooling: the glue around nbgrader (release, autograde, report)."""
+"""Instructor tooling: the glue around nbgrader, laid out as the flow of a notebook.
+
+::
+
+    source/<a>/*.ipynb  --release-->  release/<a>/ (students) + solutions/<a>/ (executed)
+    LMS ZIP  --collect-->  submitted/<student>/<a>/
+    submitted/  --autograde-->  autograded/ + gradebook + grades.csv + reports/<a>/
+    autograded/  --feedback-->  feedback/<student>/<a>/*.html
+
+Run any step with ``python -m coursetools <verb>`` (the Makefile's verbs call it).
+
+=============================  ==============================================================
+where                          what
+=============================  ==============================================================
+``course.py``                  ``Course``: nbgrader_config.py read once, nbgrader's
+                               CourseDirectory, the assignments, the one way to run an
+                               nbgrader converter, ``CourseError``
+``cli.py``, ``commands/``      the command line: one module per verb (release, collect,
+                               autograde, feedback, report, demo, bench, catalogue)
+``autograde/``                 the engine: ``prepare`` (phase 0), ``pool``/``worker``/
+                               ``intake``/``tamper`` (phase 1, parallel), ``record``
+                               (phase 2), ``jobs`` (what travels between them)
+``sandbox/``                   the grading kernel's sandbox: ``command`` (bubblewrap command
+                               line, uid rule, probe), ``watchdog``, ``kernel`` (the
+                               KernelManager), ``limits`` (every resource limit)
+``preprocessors/``             nbgrader preprocessors, one a file (sandboxed execution,
+                               metadata repair, hidden tests out of feedback)
+``report/``                    the class report: ``plots`` and the page
+``catalogue/``                 the harness that grades the catalogue of student
+                               implementations (``tests/catalogue/``)
+``example_class.py``           the bundled example class (demo, bench, tests)
+``files.py``, ``measure.py``   copying untrusted folders; bench's probes
+=============================  ==============================================================
+
+Where to add: a resource limit, a trait of ``sandbox/limits.py``'s ``GradingLimits`` (and
+its line in that module's table); a report plot, a function in ``report/plots.py`` drawn
+by ``report/__init__.py``; a second assignment, a folder ``source/<id>/`` (every verb takes
+``--assignment``, or ``ASSIGNMENT=`` in make); an nbgrader preprocessor, a file in
+``preprocessors/`` listed in the pipeline of ``autograde/worker.py`` (or, for feedback, in
+``nbgrader_config.py``).
+"""
 
 import sys
 

@@ -20,28 +20,25 @@ hana       correct, but a ``while`` loop that never ends in the log_loss cell (a
 ivan       calls ``os._exit`` in a solution cell (the kernel dies)
 =========  ==============================================================================
 
-    python -m coursetools.example_class COURSE_DIR [--assignment ID]
-
-writes ``COURSE_DIR/submitted/<student>/<assignment>/`` with a ``timestamp.txt`` each.
+``write_class(course, assignment)`` writes ``<course>/submitted/<student>/<assignment>/``
+with a ``timestamp.txt`` each. For another assignment, the students whose mistake needs a
+function it does not have (``sigmoid``, ``backprop``, ...) are left out.
 """
 
-import argparse
 import copy
 import re
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import nbformat
 
-from coursetools.paths import COURSE_ROOT, RELEASE, SOURCE
+from coursetools.course import REPOSITORY, Course, CourseError
 
 ASSIGNMENT = "nn_from_scratch"
 SOLUTION_LINE = re.compile(r"^[ \t]*#+[ \t]*(BEGIN|END) SOLUTION.*$\n?", re.MULTILINE)
 DEF = re.compile(r"^def\s+(\w+)\s*\(", re.MULTILINE)
 
 
-class ExampleClassError(Exception):
+class ExampleClassError(CourseError):
     """The release or source notebook is not what the example class expects."""
 
 
@@ -57,10 +54,11 @@ def _is_test(cell):
 class Assignment:
     """The release and source notebooks of an assignment, and its solution code by function."""
 
-    def __init__(self, assignment=ASSIGNMENT, root=COURSE_ROOT):
+    def __init__(self, assignment=ASSIGNMENT, root=REPOSITORY):
+        course = Course.of(root)
         self.name = assignment
-        self.release_dir = Path(root) / RELEASE / assignment
-        self.source_dir = Path(root) / SOURCE / assignment
+        self.release_dir = course.path("release", ".", assignment)
+        self.source_dir = course.path("source", ".", assignment)
         self.released = {p.name: nbformat.read(p, as_version=4)
                          for p in sorted(self.release_dir.glob("*.ipynb"))}
         if not self.released:
@@ -254,45 +252,24 @@ STUDENTS = (
 )
 
 
-def write_class(course, assignment=ASSIGNMENT, root=COURSE_ROOT, students=STUDENTS):
-    """Write the example class into ``course/submitted/``; return the student ids.
+def write_class(course, assignment=ASSIGNMENT, root=REPOSITORY, students=STUDENTS):
+    """Write the example class into ``course``'s submitted/; return the student ids written.
 
-    The notebooks are made from ``root/release/<assignment>`` and ``root/source/<assignment>``.
-    """
+    The notebooks are made from ``root``'s release/ and source/ of ``assignment``; a student
+    whose mistake does not fit the assignment is left out."""
     a = Assignment(assignment, root)
+    target = Course.of(course)
     written = []
     for student in students:
-        folder = Path(course) / "submitted" / student.id / assignment
+        try:
+            notebooks = student.make(a)
+        except ExampleClassError:
+            continue  # this mistake needs a function the assignment does not have
+        folder = target.path("submitted", student.id, assignment)
         folder.mkdir(parents=True, exist_ok=True)
-        for name, nb in student.make(a).items():
+        for name, nb in notebooks.items():
             text = nb if isinstance(nb, str) else nbformat.writes(nb)
             (folder / name).write_text(text, encoding="utf-8")
         (folder / "timestamp.txt").write_text(student.timestamp)
         written.append(student.id)
     return written
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Write the example class into a course folder.")
-    parser.add_argument("course", type=Path, help="course folder (its submitted/ is written)")
-    parser.add_argument("--assignment", default=ASSIGNMENT)
-    parser.add_argument("--from", dest="root", type=Path, default=COURSE_ROOT,
-                        help="where release/ and source/ are (default: this repository)")
-    args = parser.parse_args(argv)
-    if args.course.resolve() == COURSE_ROOT.resolve():
-        print("error: not into the repository's own submitted/: give a scratch course folder",
-              file=sys.stderr)
-        return 1
-    try:
-        write_class(args.course, args.assignment, args.root)
-    except (ExampleClassError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for s in STUDENTS:
-        print(f"  {s.id:<6} {s.story}")
-    print(f"wrote {len(STUDENTS)} submissions into {args.course / 'submitted'}/")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -19,7 +19,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from coursetools.paths import COURSE_ROOT, run_nbgrader
+from coursetools.course import REPOSITORY as COURSE_ROOT
+from coursetools.course import Course
 
 ASSIGNMENT = "standin"
 NOTEBOOK = "standin"
@@ -99,7 +100,7 @@ def generate_course(root, assignment, filename, nb):
     folder = root / "source" / assignment
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, folder / filename)
-    run_nbgrader(["generate_assignment", assignment, "--force"], cwd=root)
+    Course(root).nbgrader("generate_assignment", assignment, "--force")
     return root
 
 

@@ -11,9 +11,11 @@ a flaky test: strengthen the notebook, never the verdict.
 import dataclasses
 import shutil
 
-import autograder_harness as harness
 import nbformat
 import pytest
+
+from coursetools import catalogue as harness
+from coursetools.catalogue import plan, verdicts
 
 CATALOGUE = harness.load_catalogue()
 ENTRIES = CATALOGUE.ENTRIES
@@ -27,8 +29,8 @@ NBGRADER_ENTRIES = ("sigmoid_tanh", "add_bias_ones_first", "bp_in_place")
 def graded():
     """{name: EntryResult} for the reference solution, every entry and every blank stub."""
     try:
-        return harness.grade([*ENTRIES, *BLANKS])
-    except harness.HarnessError as error:
+        return verdicts.grade([*ENTRIES, *BLANKS])
+    except plan.HarnessError as error:
         pytest.fail(f"cannot grade the catalogue: {error}")
 
 
@@ -61,7 +63,7 @@ def test_blank_stub_loses_points(graded, entry):
 def test_entry_gets_its_verdict(graded, entry):
     result = graded[entry.name]
     assert not result.tensorflow_loaded
-    problem = harness.verdict_problem(entry, result)
+    problem = verdicts.verdict_problem(entry, result)
     assert problem is None, problem
 
 
@@ -71,11 +73,11 @@ def test_a_misfiled_entry_is_reported(graded):
         entry = CATALOGUE.BY_NAME[name]
         flipped = "wrong" if entry.verdict == "correct" else "correct"
         misfiled = dataclasses.replace(entry, verdict=flipped)
-        assert harness.verdict_problem(misfiled, graded[name]) is not None, name
+        assert verdicts.verdict_problem(misfiled, graded[name]) is not None, name
 
 
 def test_summary(graded, capsys):
-    caught, wrong, accepted, correct = harness.figures(ENTRIES, graded)
+    caught, wrong, accepted, correct = verdicts.figures(ENTRIES, graded)
     with capsys.disabled():
         print(f"\nautograder catalogue: caught {caught}/{wrong} wrong, "
               f"accepted {accepted}/{correct} correct")
@@ -86,7 +88,7 @@ def test_substitution_keeps_the_rest_of_the_cell():
     entry = CATALOGUE.BY_NAME["sigmoid_expit"]
     cell = "import numpy as np\n\n\ndef sigmoid(x):\n    ### BEGIN SOLUTION\n    return 0\n" \
            "    ### END SOLUTION\n\n\ndef other():\n    return 1\n\nZ = sigmoid(1)\n"
-    new, preamble_done = harness.substitute(cell, entry, False)
+    new, preamble_done = plan.substitute(cell, entry, False)
     assert preamble_done
     assert "return 0" not in new and "return expit(x)" in new
     assert new.index("from scipy.special import expit") < new.index("def sigmoid")
@@ -99,14 +101,15 @@ def test_harness_agrees_with_nbgrader_autograde(tmp_path):
     """Stock nbgrader grades three submissions cell for cell as the harness does."""
     from nbgrader.api import Gradebook
 
-    from coursetools.paths import COURSE_ROOT, run_nbgrader
+    from coursetools.course import REPOSITORY as COURSE_ROOT
+    from coursetools.course import Course
 
     assignment = harness.NOTEBOOK.parent.name
     shutil.copy2(COURSE_ROOT / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
     shutil.copytree(harness.NOTEBOOK.parent, tmp_path / "source" / assignment)
-    run_nbgrader(["generate_assignment", assignment], cwd=tmp_path)
+    Course(tmp_path).nbgrader("generate_assignment", assignment)
     source_path = tmp_path / "source" / assignment / harness.NOTEBOOK.name
-    source_nb = harness.read_notebook(source_path)
+    source_nb = plan.read_notebook(source_path)
     release_path = tmp_path / "release" / assignment / harness.NOTEBOOK.name
     release_nb = nbformat.read(release_path, as_version=4)
     entries = [CATALOGUE.BY_NAME[n] for n in NBGRADER_ENTRIES]
@@ -114,11 +117,11 @@ def test_harness_agrees_with_nbgrader_autograde(tmp_path):
     for entry in entries:
         folder = tmp_path / "submitted" / entry.name / assignment
         folder.mkdir(parents=True)
-        nbformat.write(harness.build_submission(release_nb, source_nb, entry),
+        nbformat.write(plan.build_submission(release_nb, source_nb, entry),
                        folder / release_path.name)
-    run_nbgrader(["autograde", assignment], cwd=tmp_path)
+    Course(tmp_path).nbgrader("autograde", assignment)
 
-    ours = harness.grade(entries, source_path, reference=False, skip=frozenset())
+    ours = verdicts.grade(entries, source_path, reference=False, skip=frozenset())
     disagreements = []
     with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
         for entry in entries:

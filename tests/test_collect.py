@@ -7,8 +7,9 @@ import nbformat
 import pytest
 from minicourse import ASSIGNMENT, CORRECT, NOTEBOOK, submission
 
-from coursetools import collect
-from coursetools.paths import COURSE_ROOT
+from coursetools import cli
+from coursetools.commands import collect
+from coursetools.course import REPOSITORY as COURSE_ROOT
 
 pytestmark = pytest.mark.slow  # runs nbgrader
 
@@ -32,7 +33,7 @@ def _zip(path, names):
 
 
 def _run(course, *argv):
-    return collect.main(["--course", str(course), *map(str, argv)])
+    return cli.main(["collect", "--course", str(course), *map(str, argv)])
 
 
 def test_collects_matching_files(course, tmp_path, capsys):

@@ -6,8 +6,9 @@ import re
 import pytest
 from minicourse import ASSIGNMENT, CORRECT, HIDDEN_CANARY, WRONG_HIDDEN, make_course, submit
 
-from coursetools import feedback
-from coursetools.paths import run_nbgrader
+from coursetools import cli
+from coursetools.course import Course
+from coursetools.preprocessors import hide_hidden_tests as feedback
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +23,7 @@ def course(tmp_path_factory):
     root = make_course(tmp_path_factory.mktemp("course"))
     submit(root, "alice", CORRECT)
     submit(root, "bob", WRONG_HIDDEN)
-    run_nbgrader(["autograde", ASSIGNMENT, "--force"], cwd=root)
+    Course(root).nbgrader("autograde", ASSIGNMENT, "--force")
     return root
 
 
@@ -40,7 +41,7 @@ def test_strip_keeps_the_rest():
 
 
 def test_feedback_hides_hidden_tests(course):
-    assert feedback.main(["--course", str(course), "--assignment", ASSIGNMENT]) == 0
+    assert cli.main(["feedback", "--course", str(course), "--assignment", ASSIGNMENT]) == 0
     for student, score in (("alice", "2.0 / 2.0"), ("bob", "0.0 / 2.0")):
         page = _feedback(course, student)
         assert page.is_file(), student
@@ -55,20 +56,21 @@ def test_feedback_hides_hidden_tests(course):
 
 
 def test_show_hidden_tests_restores_nbgrader(course):
-    argv = ["--course", str(course), "--assignment", ASSIGNMENT, "--student", "alice"]
-    assert feedback.main([*argv, "--show-hidden-tests"]) == 0
+    argv = ["feedback", "--course", str(course), "--assignment", ASSIGNMENT, "--student",
+            "alice"]
+    assert cli.main([*argv, "--show-hidden-tests"]) == 0
     assert HIDDEN_CANARY in _text(_feedback(course, "alice"))
-    assert feedback.main(argv) == 0
+    assert cli.main(argv) == 0
     assert HIDDEN_CANARY not in _text(_feedback(course, "alice"))
 
 
 def test_plain_nbgrader_uses_the_course_default(course):
-    run_nbgrader(["generate_feedback", ASSIGNMENT, "--force"], cwd=course)
+    Course(course).nbgrader("generate_feedback", ASSIGNMENT, "--force")
     for student in ("alice", "bob"):
         assert HIDDEN_CANARY not in _text(_feedback(course, student))
 
 
 def test_nothing_autograded_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "nbgrader_config.py").write_text("")
-    assert feedback.main(["--course", str(tmp_path), "--assignment", ASSIGNMENT]) == 1
+    assert cli.main(["feedback", "--course", str(tmp_path), "--assignment", ASSIGNMENT]) == 1
     assert "run `make autograde` first" in capsys.readouterr().err

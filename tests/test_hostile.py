@@ -1,4 +1,4 @@
-"""Hostile and broken submissions graded together with honest ones (coursetools.grading).
+"""Hostile and broken submissions graded together with honest ones (coursetools.autograde).
 
 One ``autograde`` run (jobs=2) over the stand-in course grades 3 honest submissions and
 30+ hostile or broken ones. Each case asserts its own status and score; every case shares
@@ -24,8 +24,9 @@ import pytest
 import standin_course as sc
 from nbformat.v4 import new_code_cell
 
-from coursetools import grading
-from coursetools.paths import COURSE_ROOT, nbgrader_env
+from coursetools.autograde import autograde
+from coursetools.course import REPOSITORY as COURSE_ROOT
+from coursetools.course import nbgrader_env
 
 pytestmark = pytest.mark.slow
 
@@ -367,7 +368,7 @@ def graded(standin_template, tmp_path_factory, ctx, tcp_listener):
     course = sc.copy_course(standin_template, tmp_path_factory.mktemp("hostile") / "course")
     _populate(course, CASES.values(), ctx)
     before = sc.snapshot(course / "submitted")
-    results = grading.autograde(course, sc.ASSIGNMENT, jobs=2, limits=LIMITS, progress=False)
+    results = autograde(course, sc.ASSIGNMENT, jobs=2, limits=LIMITS, progress=False)
     return course, results, before
 
 
@@ -375,7 +376,7 @@ def graded(standin_template, tmp_path_factory, ctx, tcp_listener):
 def alone(standin_template, tmp_path_factory, ctx):
     course = sc.copy_course(standin_template, tmp_path_factory.mktemp("alone") / "course")
     _populate(course, HONEST, ctx)
-    return grading.autograde(course, sc.ASSIGNMENT, jobs=1, limits=LIMITS, progress=False)
+    return autograde(course, sc.ASSIGNMENT, jobs=1, limits=LIMITS, progress=False)
 
 
 def _subs(results):
@@ -480,9 +481,9 @@ def small_course(standin_template, tmp_path_factory, ctx):
 
 
 def test_jobs_two_and_one_give_the_same_grades_and_a_rerun_regrades_cleanly(small_course):
-    first = grading.autograde(small_course, sc.ASSIGNMENT, jobs=2, limits=LIMITS,
+    first = autograde(small_course, sc.ASSIGNMENT, jobs=2, limits=LIMITS,
                               progress=False)
-    second = grading.autograde(small_course, sc.ASSIGNMENT, jobs=1, limits=LIMITS,
+    second = autograde(small_course, sc.ASSIGNMENT, jobs=1, limits=LIMITS,
                                progress=False)
     for name in SMALL:
         a, b = _subs(first)[name], _subs(second)[name]
@@ -494,7 +495,7 @@ def test_jobs_two_and_one_give_the_same_grades_and_a_rerun_regrades_cleanly(smal
     nb = sc.submission(small_course)
     _delete_test(nb)
     nbformat.write(nb, folder / "standin.ipynb")
-    third = grading.autograde(small_course, sc.ASSIGNMENT, jobs=2, limits=LIMITS,
+    third = autograde(small_course, sc.ASSIGNMENT, jobs=2, limits=LIMITS,
                               progress=False)
     assert _subs(third)["honest_full"]["score"] == 2.0
     for name in SMALL[1:]:
@@ -515,7 +516,7 @@ def test_a_course_without_a_gradebook_is_graded(standin_template, tmp_path):
     course = sc.copy_course(standin_template, tmp_path / "course")
     (course / "gradebook.db").unlink()
     sc.submit(course, "first", sc.submission(course))
-    results = grading.autograde(course, sc.ASSIGNMENT, jobs=1, limits=LIMITS, progress=False,
+    results = autograde(course, sc.ASSIGNMENT, jobs=1, limits=LIMITS, progress=False,
                                 report=False)
     sub = _subs(results)["first"]
     assert (sub["status"], sub["score"]) == ("graded", sc.MAX_SCORE), sub
@@ -530,12 +531,12 @@ def test_a_course_without_a_gradebook_is_graded(standin_template, tmp_path):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "coursetools.autograde", "--quiet", *args],
+    return subprocess.run([sys.executable, "-m", "coursetools", "autograde", "--quiet", *args],
                           capture_output=True, text=True, env=nbgrader_env(), timeout=300)
 
 
 def _one_line_error(result, words):
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr  # coursetools.cli: 1 = could not do it
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.stderr
@@ -595,7 +596,7 @@ def test_cli_grades_and_says_where_the_results_are(small_course):
     "import nnscratch.testing as t\nt.check_close = f",
 ])
 def test_tamper_scan_flags(code):
-    from coursetools import tamper
+    from coursetools.autograde import tamper
 
     nb = nbformat.v4.new_notebook(cells=[new_code_cell("import numpy as np"),
                                          new_code_cell(code)])
@@ -603,7 +604,7 @@ def test_tamper_scan_flags(code):
 
 
 def test_tamper_scan_leaves_ordinary_solutions_alone():
-    from coursetools import tamper
+    from coursetools.autograde import tamper
 
     honest = """
 import numpy as np
@@ -633,7 +634,7 @@ print(result, max(result), round(float(result[0]), 3))
 def test_limits_come_from_defaults_then_the_config_then_the_caller():
     from traitlets.config import Config
 
-    from coursetools import limits
+    from coursetools.sandbox import limits
 
     assert limits.resolve().cell_timeout == 60
     config = Config()

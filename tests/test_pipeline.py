@@ -11,8 +11,11 @@ import re
 import nbformat
 import pytest
 
-from coursetools import demo, example_class
-from coursetools.paths import COURSE_ROOT, RELEASE, SOURCE
+from coursetools import example_class
+from coursetools.commands import demo
+from coursetools.course import REPOSITORY as COURSE_ROOT
+
+RELEASE, SOURCE = "release", "source"
 
 pytestmark = pytest.mark.slow
 

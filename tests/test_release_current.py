@@ -2,12 +2,12 @@
 
 import pytest
 
-from coursetools import release
-from coursetools.paths import assignments
+from coursetools.commands import release
+from coursetools.course import Course
 
 
 @pytest.mark.slow
 def test_release_and_solutions_are_generated_from_current_source():
-    assert assignments(), "no assignment under source/"
-    problems = release.stale_files()
+    assert Course().assignments(), "no assignment under source/"
+    problems = release.stale_files(Course())
     assert problems == [], "stale generated files (run `make release`):\n" + "\n".join(problems)

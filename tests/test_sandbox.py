@@ -20,8 +20,9 @@ import standin_course
 from nbclient import NotebookClient
 from traitlets.config import Config
 
-from coursetools import sandbox
-from coursetools.paths import COURSE_ROOT
+from coursetools.course import REPOSITORY as COURSE_ROOT
+from coursetools.sandbox import command as sandbox
+from coursetools.sandbox.kernel import SandboxedKernelManager
 
 pytestmark = pytest.mark.slow
 
@@ -152,7 +153,7 @@ def run_probes(course, listener_port, as_sandbox_user=True):
         config.SandboxedKernelManager.ipc_root = str(ipc)
         config.SandboxedKernelManager.log_path = str(scratch / "kernel.log")
         nb = _notebook(namespace)
-        client = NotebookClient(nb, kernel_manager_class=sandbox.SandboxedKernelManager,
+        client = NotebookClient(nb, kernel_manager_class=SandboxedKernelManager,
                                 config=config, timeout=60, kernel_name="python3",
                                 resources={"metadata": {"path": str(work)}})
         try:
@@ -305,7 +306,7 @@ def test_checks_fail_on_a_weakened_sandbox(weakening, standin_template, tmp_path
     if weakening == "kernel left as root":
         monkeypatch.setattr(sandbox, "drop_privileges_args", lambda uid: [])
         monkeypatch.setattr(sandbox, "stage_args", lambda pairs: [])
-        monkeypatch.setattr(sandbox.SandboxedKernelManager, "uid", property(lambda self: None))
+        monkeypatch.setattr(SandboxedKernelManager, "uid", property(lambda self: None))
     elif weakening == "no rlimits":
         monkeypatch.setattr(sandbox, "rlimit_args", lambda limits: [])
     elif weakening == "course and repository visible":
@@ -351,11 +352,11 @@ def test_checks_fail_on_a_weakened_sandbox(weakening, standin_template, tmp_path
 
 
 def test_each_kernel_gets_its_share_of_the_cores(monkeypatch):
-    from coursetools import grading
+    from coursetools.autograde.pool import kernel_threads
 
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    assert [grading.kernel_threads(jobs, 10) for jobs in (1, 2, 3, 4, 8)] == [4, 2, 1, 1, 1]
-    assert grading.kernel_threads(4, 1) == 4  # one submission: one kernel, every core
+    assert [kernel_threads(jobs, 10) for jobs in (1, 2, 3, 4, 8)] == [4, 2, 1, 1, 1]
+    assert kernel_threads(4, 1) == 4  # one submission: one kernel, every core
     env = sandbox.sandbox_env({"OMP_NUM_THREADS": "64"}, 2)
     for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
@@ -363,7 +364,8 @@ def test_each_kernel_gets_its_share_of_the_cores(monkeypatch):
 
 
 def test_grading_refuses_when_the_sandbox_cannot_run(standin_template, tmp_path, monkeypatch):
-    from coursetools import grading
+    from coursetools.autograde import autograde
+    from coursetools.course import CourseError
 
     which = shutil.which
     monkeypatch.setattr(shutil, "which",
@@ -374,8 +376,8 @@ def test_grading_refuses_when_the_sandbox_cannot_run(standin_template, tmp_path,
         assert reason and "bwrap" in reason and "\n" not in reason
         course = standin_course.copy_course(standin_template, tmp_path / "course")
         standin_course.submit(course, "someone", standin_course.submission(course))
-        with pytest.raises(grading.GradingError, match="--unsandboxed"):
-            grading.autograde(course, standin_course.ASSIGNMENT, jobs=1, progress=False)
+        with pytest.raises(CourseError, match="--unsandboxed"):
+            autograde(course, standin_course.ASSIGNMENT, jobs=1, progress=False)
         assert not (course / "autograded").exists()
     finally:
         sandbox.probe.cache_clear()

@@ -58,7 +58,8 @@ def cells_calling(nb, name):
 def test_student_sees_only_student_extensions(lab):
     """Binder's configuration: Validate and the assignment list on, instructor tools off."""
     lab.goto(BINDER_URLPATH)
-    assert lab.panel().locator(".jp-NotebookPanel-toolbar .validate-button").is_visible()
+    # the toolbar's extension buttons appear a moment after the notebook: wait for it
+    expect(lab.panel().locator(".jp-NotebookPanel-toolbar .validate-button")).to_be_visible()
     lab.page.locator(".lm-MenuBar-item", has_text="Nbgrader").click()
     items = lab.page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel")
     assert items.all_inner_texts() == ["Assignment List"]

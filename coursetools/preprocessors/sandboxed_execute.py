@@ -3,7 +3,7 @@
 It replaces ``nbgrader.preprocessors.Execute`` in ``Autograde.autograde_preprocessors``.
 Differences, all about what a submission can do to the grader:
 
-- the kernel is a ``coursetools.sandbox.SandboxedKernelManager`` (nbgrader 0.9.6 passes
+- the kernel is a ``coursetools.sandbox.kernel.SandboxedKernelManager`` (nbgrader 0.9.6 passes
   ``kernel_manager_class=AsyncKernelManager`` as a keyword, which beats any configuration, so
   the class is fixed here) and runs in a fresh working copy of the notebook's folder,
   ``work_root/<tmp>/``, owned by the sandbox user. The grader later writes the graded notebook
@@ -21,16 +21,16 @@ Differences, all about what a submission can do to the grader:
   not restore tags, so a test cell tagged so would score full marks unexecuted);
 - the kernel is shut down at once when the notebook is done (no five-second grace).
 
-Each executed notebook appends a record to ``RUNS`` (this process's; the engine clears it per
-submission): timeouts, how the kernel ended, cells not run, peak resident memory, seconds.
+Each executed notebook appends an :class:`ExecutionRecord` to the preprocessor's ``runs``:
+timeouts, how the kernel ended, cells not run, peak resident memory, seconds.
 """
 
 import os
 import secrets
 import shutil
-import stat
 import tempfile
 import time
+from dataclasses import dataclass, field
 from queue import Empty
 
 from nbclient.exceptions import CellExecutionComplete, CellTimeoutError, DeadKernelError
@@ -39,35 +39,25 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
-from coursetools.limits import GradingLimits
-from coursetools.sandbox import SandboxedKernelManager
+from coursetools.files import copy_regular_tree
+from coursetools.sandbox.kernel import SandboxedKernelManager
+from coursetools.sandbox.limits import GradingLimits
 
-RUNS = []
 _SIGNALS = {9: "SIGKILL", 24: "SIGXCPU", 25: "SIGXFSZ", 11: "SIGSEGV", 6: "SIGABRT", 15: "SIGTERM"}
 
 
-def copy_regular_tree(source, target, skip_suffixes=(), owner=None):
-    """Copy regular files and folders only (no links, devices or fifos); chown to ``owner``."""
-    os.makedirs(target, exist_ok=True)
-    for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
-        rel = os.path.relpath(dirpath, source)
-        dest_dir = os.path.normpath(os.path.join(target, rel))
-        os.makedirs(dest_dir, exist_ok=True)
-        for name in list(dirnames):
-            if os.path.islink(os.path.join(dirpath, name)):
-                dirnames.remove(name)
-        for name in filenames:
-            src = os.path.join(dirpath, name)
-            if name.endswith(tuple(skip_suffixes)):
-                continue
-            st = os.lstat(src)
-            if stat.S_ISREG(st.st_mode):
-                shutil.copyfile(src, os.path.join(dest_dir, name), follow_symlinks=False)
-    if owner is not None:
-        for dirpath, _dirnames, filenames in os.walk(target):
-            os.chown(dirpath, owner, owner)
-            for name in filenames:
-                os.chown(os.path.join(dirpath, name), owner, owner)
+@dataclass
+class ExecutionRecord:
+    """How one notebook's execution went."""
+
+    notebook: str
+    timeouts: list = field(default_factory=list)  # indices of cells interrupted at the limit
+    ended: str | None = None  # why the kernel ended early (a sentence), None when it did not
+    kind: str | None = None  # "kernel_died", "timeout" or "error" when it ended early
+    cells_not_run: int = 0  # code cells after the kernel's end, marked "not run" (0 points)
+    peak_rss: int = 0  # bytes: the sandbox's peak resident memory
+    seconds: float = 0.0
+    truncated_cells: list = field(default_factory=list)  # cells whose output was capped
 
 
 def _error(ename, evalue):
@@ -101,13 +91,12 @@ class SandboxedExecute(Execute):
         # a test cell tagged so would score full marks without running. No tag skips here.
         self.skip_cells_with_tag = f"nnag-never-skip-{secrets.token_hex(16)}"
         self.limits = GradingLimits(parent=self)
+        self.runs = []  # an ExecutionRecord per notebook executed
 
     # --- one notebook ------------------------------------------------------------------------
 
     def preprocess(self, nb, resources=None, km=None):
-        record = {"notebook": resources.get("nbgrader", {}).get("notebook", ""), "timeouts": [],
-                  "ended": None, "kind": None, "cells_not_run": 0, "peak_rss": 0,
-                  "seconds": 0.0, "truncated_cells": []}
+        record = ExecutionRecord(resources.get("nbgrader", {}).get("notebook", ""))
         self._record, self._dead, self._bytes, self._cell_index = record, None, {}, None
         folder = resources["metadata"]["path"]
         start = time.monotonic()
@@ -119,15 +108,15 @@ class SandboxedExecute(Execute):
             resources["metadata"]["path"] = work
             return super().preprocess(nb, resources, km)
         except Exception as exc:
-            if record["ended"] is None:
-                record["ended"] = f"the kernel did not start or answer: {exc}".splitlines()[0]
-                record["kind"] = "error"
+            if record.ended is None:
+                record.ended = f"the kernel did not start or answer: {exc}".splitlines()[0]
+                record.kind = "error"
             raise
         finally:
             resources["metadata"]["path"] = folder
-            record["seconds"] = time.monotonic() - start
+            record.seconds = time.monotonic() - start
             shutil.rmtree(work, ignore_errors=True)
-            RUNS.append(record)
+            self.runs.append(record)
 
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
@@ -144,8 +133,7 @@ class SandboxedExecute(Execute):
             await super()._async_cleanup_kernel()
         finally:
             if km is not None:
-                self._record["peak_rss"] = max(self._record["peak_rss"],
-                                               getattr(km, "peak_rss", 0))
+                self._record.peak_rss = max(self._record.peak_rss, getattr(km, "peak_rss", 0))
 
     _cleanup_kernel = run_sync(_async_cleanup_kernel)
 
@@ -157,7 +145,7 @@ class SandboxedExecute(Execute):
             if cell.cell_type == "code" and cell.source.strip():
                 cell.outputs = [_error("NotRun", f"not run: {self._dead}")]
                 cell.execution_count = None
-                self._record["cells_not_run"] += 1
+                self._record.cells_not_run += 1
             return cell, self.resources
         self._idle_seen = False
         try:
@@ -167,7 +155,7 @@ class SandboxedExecute(Execute):
         except CellTimeoutError:
             self._kernel_gone(cell, index, interrupted=True)
         else:
-            if index in self._record["timeouts"]:
+            if index in self._record.timeouts:
                 if not self._responsive(self.limits.interrupt_grace):
                     self._kernel_gone(cell, index, interrupted=True)
             elif cell.cell_type == "code" and cell.source.strip() and not self._idle_seen:
@@ -185,8 +173,8 @@ class SandboxedExecute(Execute):
         """The reply came but not the end of the cell's output: output messages were lost
         (ZeroMQ drops the connection for good at the message-size cap, or the grader fell
         behind). Reconnect, and say so in the cell."""
-        if index not in self._record["truncated_cells"]:
-            self._record["truncated_cells"].append(index)
+        if index not in self._record.truncated_cells:
+            self._record.truncated_cells.append(index)
         cell.outputs.append(new_output(
             "stream", name="stdout",
             text=f"\n[autograder: output lost, a message was larger than "
@@ -243,7 +231,7 @@ class SandboxedExecute(Execute):
                             "when interrupted", kind="timeout")
         reason, kind = self._why_dead(km)
         self._dead = f"{reason} (in cell {index})"
-        self._record.update(ended=self._dead, kind=kind)
+        self._record.ended, self._record.kind = self._dead, kind
         cell.outputs.append(_error("KernelDied" if kind == "kernel_died" else "Timeout",
                                    self._dead))
 
@@ -260,7 +248,7 @@ class SandboxedExecute(Execute):
         return f"the kernel exited with status {code}", "kernel_died"
 
     async def _async_handle_timeout(self, timeout, cell=None):
-        self._record["timeouts"].append(self._cell_index)
+        self._record.timeouts.append(self._cell_index)
         return await super()._async_handle_timeout(timeout, cell)
 
     # --- output ------------------------------------------------------------------------------
@@ -278,8 +266,8 @@ class SandboxedExecute(Execute):
             head = dict(msg, content=dict(content, text=str(content.get("text", ""))[
                 :cap - before]))
             super().output(outs, head, display_id, cell_index)
-        if cell_index not in self._record["truncated_cells"]:
-            self._record["truncated_cells"].append(cell_index)
+        if cell_index not in self._record.truncated_cells:
+            self._record.truncated_cells.append(cell_index)
             outs.append(new_output("stream", name="stdout",
                                    text=f"\n[autograder: output beyond {cap // 1024} KiB "
                                         "dropped]\n"))

@@ -1,8 +1,8 @@
 """The class report: one self-contained HTML page an instructor reads after autograding.
 
-``write_report(course_root, assignment, results)`` takes the results dict written by
-``coursetools.grading.autograde`` (the schema is in its docstring and ``reports/<id>/results.json``)
-and writes into ``<course_root>/reports/<assignment>/``:
+``write_report(course, assignment, results)`` takes the results dict written by
+``coursetools.autograde.autograde`` (the schema is in its docstring and
+``reports/<id>/results.json``) and writes into ``<course>/reports/<assignment>/``:
 
 - ``grades.png``      histogram of the scores of the graded submissions
 - ``pass_rates.png``  share of graded submissions that pass each test (which exercise is hard)
@@ -11,22 +11,21 @@ and writes into ``<course_root>/reports/<assignment>/``:
                       the pass-rate table, the submissions that could not be graded and why,
                       the flagged submissions to review by hand, and the time grading took.
 
-    python -m coursetools.report [--assignment ID]   # rebuild the page from results.json
+``python -m coursetools report`` rebuilds the page from ``results.json``. The plots are
+drawn by ``coursetools.report.plots``; a new plot goes there, and into the page here.
 """
 
-import argparse
 import base64
 import csv
 import html
-import json
-import sys
 from collections import OrderedDict
 from pathlib import Path
 
-REPORTS = "reports"
+from coursetools.course import Course
+from coursetools.report.plots import plot_histogram, plot_pass_rates
 
 
-def manual_cells(course_root, assignment):
+def manual_cells(course, assignment):
     """``{(notebook, grade_id): points}`` of the cells graded by hand (written answers).
 
     nbgrader grades a cell by hand when it is both a grade and a solution cell; the
@@ -35,8 +34,9 @@ def manual_cells(course_root, assignment):
     """
     import nbformat
 
+    course = Course.of(course)
     for kind in ("source", "release"):
-        notebooks = sorted((Path(course_root) / kind / assignment).glob("*.ipynb"))
+        notebooks = list(course.notebooks(kind, assignment).values())
         if notebooks:
             break
     found = {}
@@ -71,60 +71,6 @@ def _pass_rates(results, manual=()):
     return rates
 
 
-def _plot_histogram(scores, max_score, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    top = max(max_score, max(scores, default=0.0), 1.0)
-    if top <= 40:  # one bar per point, centred on it
-        bins = [k - 0.5 for k in range(int(top) + 2)]
-        ax.set_xticks(range(int(top) + 1) if top <= 20 else range(0, int(top) + 1, 5))
-    else:
-        bins = [top * k / 20 for k in range(21)]
-    if scores:
-        ax.hist(scores, bins=bins, color="#4c72b0", edgecolor="white")
-    else:
-        ax.text(0.5, 0.5, "no graded submission", ha="center", va="center",
-                transform=ax.transAxes)
-    ax.set_xlim(bins[0], bins[-1])
-    ax.set_xlabel(f"score (out of {max_score:g})")
-    ax.set_ylabel("submissions")
-    ax.set_title(f"Grades of {len(scores)} graded submission(s)")
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def _plot_pass_rates(rates, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = [grade_id for (_, grade_id) in rates]
-    values = [100.0 * r["passed"] / r["count"] if r["count"] else 0.0 for r in rates.values()]
-    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.35 * max(len(labels), 1)))
-    if labels:
-        colors = ["#c44e52" if v < 50 else "#dd8452" if v < 80 else "#55a868" for v in values]
-        ax.barh(range(len(labels)), values, color=colors)
-        ax.set_yticks(range(len(labels)), labels)
-        ax.invert_yaxis()
-        for i, v in enumerate(values):
-            ax.text(min(v + 1, 92), i, f"{v:.0f}%", va="center", fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no test results", ha="center", va="center", transform=ax.transAxes)
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("graded submissions passing (%)")
-    ax.set_title("Pass rate per test")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def _img(path, alt):
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return (f'<a href="{html.escape(Path(path).name)}"><img alt="{html.escape(alt)}" '
@@ -155,12 +101,13 @@ th{background:#f2f2f2} img{max-width:100%} .empty{color:#666;font-style:italic}
 """
 
 
-def write_report(course_root, assignment, results):
-    """Write the class report of ``assignment`` under ``course_root/reports/``.
+def write_report(course, assignment, results):
+    """Write the class report of ``assignment`` under ``<course>/reports/``.
 
-    Returns the path of ``index.html``.
+    ``course``: a Course or its folder. Returns the path of ``index.html``.
     """
-    outdir = Path(course_root) / REPORTS / assignment
+    course = Course.of(course)
+    outdir = course.reports(assignment)
     outdir.mkdir(parents=True, exist_ok=True)
     subs = results.get("submissions", [])
     graded = [s for s in subs if s.get("status") == "graded" and s.get("score") is not None]
@@ -168,10 +115,10 @@ def write_report(course_root, assignment, results):
         (float(s.get("max_score") or 0) for s in subs), default=0.0))
     scores = [float(s["score"]) for s in graded]
 
-    _plot_histogram(scores, max_score, outdir / "grades.png")
-    manual = manual_cells(course_root, assignment)
+    plot_histogram(scores, max_score, outdir / "grades.png")
+    manual = manual_cells(course, assignment)
     rates = _pass_rates(results, manual)
-    _plot_pass_rates(rates, outdir / "pass_rates.png")
+    plot_pass_rates(rates, outdir / "pass_rates.png")
 
     rate_rows = []
     for (notebook, grade_id), r in sorted(
@@ -247,24 +194,3 @@ check these notebooks by hand before releasing grades.</p>
     index = outdir / "index.html"
     index.write_text(page, encoding="utf-8")
     return index
-
-
-def main(argv=None):
-    from coursetools.paths import COURSE_ROOT, assignments
-
-    parser = argparse.ArgumentParser(description="Rebuild the class report from results.json.")
-    parser.add_argument("--assignment", help="assignment id (default: the only one)")
-    args = parser.parse_args(argv)
-    assignment = args.assignment or (assignments() or [None])[0]
-    path = COURSE_ROOT / REPORTS / str(assignment) / "results.json"
-    if assignment is None or not path.is_file():
-        print(f"error: no {path.relative_to(COURSE_ROOT)}: run `make autograde` first",
-              file=sys.stderr)
-        return 1
-    index = write_report(COURSE_ROOT, assignment, json.loads(path.read_text()))
-    print(f"report: {index}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

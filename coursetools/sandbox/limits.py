@@ -123,17 +123,11 @@ def resolve(course_config=None, overrides=None):
 
 
 def nbgrader_config(limits):
-    """The nbgrader settings that carry ``limits`` (a Config to merge into nbgrader's)."""
+    """The nbgrader settings that carry ``limits`` (GradingLimits, or ``{name: value}`` of
+    every limit), as a Config to merge into nbgrader's."""
+    values = limits if isinstance(limits, dict) else {n: getattr(limits, n) for n in NAMES}
     config = Config()
     for name, (klass, trait) in _NBGRADER_TRAITS.items():
-        config[klass][trait] = getattr(limits, name)
-    config.GradingLimits = Config({name: getattr(limits, name) for name in NAMES})
+        config[klass][trait] = values[name]
+    config.GradingLimits = Config({name: values[name] for name in NAMES})
     return config
-
-
-def describe(limits):
-    """One line for logs and reports: ``cell 60 s, notebook 600 s, memory 2 GiB, ...``."""
-    return (f"cell {limits.cell_timeout} s, notebook {limits.notebook_timeout} s, "
-            f"memory {limits.memory_bytes / GIB:g} GiB, cpu {limits.cpu_seconds} s, "
-            f"{limits.max_processes} processes, files {limits.max_file_bytes // MIB} MiB, "
-            f"output {limits.output_bytes_per_cell // KIB} KiB/cell")

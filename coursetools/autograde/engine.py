@@ -1,0 +1,165 @@
+"""``autograde()``: the three phases of grading one assignment (see ``coursetools.autograde``)."""
+
+import datetime
+import importlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+
+from coursetools.autograde import pool as workers
+from coursetools.autograde import record
+from coursetools.autograde.jobs import Job, Run
+from coursetools.autograde.prepare import prepare
+from coursetools.course import Course, CourseError
+from coursetools.sandbox import command as sandbox_command
+from coursetools.sandbox.limits import NAMES, resolve
+
+
+def _order(released):
+    """(notebook, grade_id) of every graded cell, in notebook order."""
+    order = []
+    for name, text in released.items():
+        for cell in nbformat.reads(text, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade"):
+                order.append((name, meta["grade_id"]))
+    return order
+
+
+def _scratch_root(scratch):
+    root = Path(tempfile.mkdtemp(prefix="nnag-", dir=scratch))
+    os.chmod(root, 0o711)  # sandbox users walk through to their own folders, nothing else
+    return root
+
+
+def _slot_dirs(root, jobs):
+    for slot in range(jobs):
+        for name in ("work", "ipc"):
+            folder = root / f"k{slot}" / name
+            folder.mkdir(parents=True)
+            os.chmod(folder, 0o711)
+        os.chmod(root / f"k{slot}", 0o711)
+
+
+def _progress_bar(total, enabled):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="submission", desc="grading", dynamic_ncols=True)
+
+
+def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress=True,
+              scratch=None, report=True):
+    """Grade every submission of ``assignment`` in ``course`` (a Course or its folder); return
+    the results (the dict written to ``results.json``).
+
+    ``jobs``: parallel kernels (default: the number of cores). ``sandbox=False`` runs
+    kernels without isolation (trusted submissions only). ``limits``: overrides of
+    ``coursetools.sandbox.limits.GradingLimits`` (``{"cell_timeout": 5}``). Raises
+    CourseError (one line) when the course cannot be graded; a submission's failure is in
+    its result.
+    """
+    started_at = datetime.datetime.now(datetime.UTC)
+    start = time.monotonic()
+    course = Course.of(course)
+    jobs = max(1, int(jobs or os.cpu_count() or 1))
+    try:
+        effective = resolve(course.config, limits)
+    except ValueError as exc:
+        raise CourseError(str(exc)) from None
+    limit_values = {name: getattr(effective, name) for name in NAMES}
+    reports = course.reports(assignment)
+    root = _scratch_root(scratch)
+    timings = {}
+    try:
+        # Three start-up costs of about a second each overlap: the sandbox probe (a sandboxed
+        # Python), this process loading nbgrader, and the workers' start (the fork server
+        # loads nbgrader once for all of them). Nothing is written before the sandbox is
+        # known to work and there is something to grade.
+        with workers.spawnable_main(), workers.start_pool(jobs) as pool:
+            with ThreadPoolExecutor(max_workers=2) as starting:
+                probed = starting.submit(sandbox_command.probe,
+                                         sandbox_command.sandbox_uid(0)) if sandbox else None
+                starting.submit(importlib.import_module, "nbgrader.converters").result()
+                reason = probed.result() if probed is not None else None
+            course.check_assignment(assignment)
+            found = course.submissions(assignment)
+            if not found:
+                raise CourseError(f"nothing submitted for {assignment}: no folder "
+                                  f"{course.path('submitted')}/*/{assignment}/")
+            if reason:
+                raise CourseError(f"{reason}; pass --unsandboxed to grade without a "
+                                  "sandbox (trusted submissions only)")
+            logs = reports / "logs"
+            logs.mkdir(parents=True, exist_ok=True)
+            template = prepare(course, assignment, root, logs / "_prepare.log")
+            released = course.released_notebooks(assignment)
+            _slot_dirs(root, jobs)
+            timings["prepare"] = time.monotonic() - start
+            if report:  # the class report's imports load while the kernels run
+                threading.Thread(target=_warm_report, daemon=True).start()
+            hidden = sorted({str(root), str(course.root)} | (
+                {str(course.sqlite_path().parent)} if course.sqlite_path() else set()))
+            run = Run(assignment=assignment, config=course.config,
+                      source_dir=str(course.path("source")), scratch=str(root),
+                      gradebook=str(template), logs=str(logs), sandbox=bool(sandbox),
+                      limits=limit_values, hidden=tuple(hidden),
+                      threads=workers.kernel_threads(jobs, len(found)), released=released)
+            results = _execute(pool, run, found, jobs, progress)
+            pool.shutdown(wait=False)  # the workers exit while phase 2 records
+            timings["execute"] = time.monotonic() - start - timings["prepare"]
+            mark = time.monotonic()
+            record.record(course, assignment, results, root, logs / "_record.log")
+            record.verify(course, assignment, results)
+            max_score = record.read_back(course, assignment, results, _order(released))
+            record.export_csv(course)
+            timings["record"] = time.monotonic() - mark
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    out = {
+        "assignment": assignment, "started": started_at.isoformat(timespec="seconds"),
+        "seconds": round(time.monotonic() - start, 3), "jobs": jobs,
+        "sandbox": "bwrap" if sandbox else "none", "max_score": max_score,
+        "timings": {name: round(value, 3) for name, value in timings.items()},
+        "limits": limit_values,
+        "submissions": [sub.public() for sub in results],
+    }
+    (reports / "results.json").write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    if report:
+        from coursetools.report import write_report
+
+        out["report"] = str(write_report(course, assignment, out))
+    return out
+
+
+def _execute(pool, run, found, jobs, progress):
+    """Phase 1: every submission in the pool; the results in student order."""
+    todo = [Job(run, i, student, str(folder))
+            for i, (student, folder) in enumerate(sorted(found.items()))]
+    bar = _progress_bar(len(todo), progress)
+
+    def advance(job, result):
+        if bar is not None:
+            bar.set_postfix_str(f"{job.student}: {result.status}", refresh=False)
+            bar.update()
+
+    try:
+        results = workers.grade_all(pool, todo, jobs, advance)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [results[student] for student in sorted(results)]
+
+
+def _warm_report():
+    import matplotlib.pyplot  # noqa: F401 - what write_report() spends most of its time on
+
+    import coursetools.report  # noqa: F401

@@ -1,0 +1,67 @@
+"""The watchdog of a running sandbox: resident memory of all its processes, and wall clock."""
+
+import os
+import sys
+import threading
+import time
+
+
+def _children(pid):
+    found = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                found.extend(int(p) for p in fh.read().split())
+        except OSError:
+            pass
+    return found
+
+
+def tree_rss(pid):
+    """Resident bytes of ``pid`` and all its descendants (Linux /proc; 0 elsewhere)."""
+    page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+    total, todo, seen = 0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            with open(f"/proc/{p}/statm") as fh:
+                total += int(fh.read().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            continue
+        todo.extend(_children(p))
+    return total
+
+
+class Watchdog(threading.Thread):
+    """Kill the sandbox (``kill()``) past ``memory`` resident bytes or ``seconds`` of wall time."""
+
+    def __init__(self, pid, kill, memory, seconds, interval=0.2, alive=None):
+        super().__init__(daemon=True, name=f"sandbox-watchdog-{pid}")
+        self.pid, self.kill, self.memory, self.seconds = pid, kill, memory, seconds
+        self.alive = alive or (lambda: True)
+        self.interval, self.peak_rss = interval, 0
+        self._stop_event = threading.Event()
+
+    def run(self):
+        deadline = time.monotonic() + self.seconds
+        while not self._stop_event.is_set() and self.alive():
+            rss = tree_rss(self.pid) if sys.platform.startswith("linux") else 0
+            self.peak_rss = max(self.peak_rss, rss)
+            if rss > self.memory:
+                self.kill(f"the kernel's processes used more than "
+                          f"{self.memory / 1024**3:g} GiB of memory", kind="kernel_died")
+                return
+            if time.monotonic() > deadline:
+                self.kill(f"the notebook ran longer than {self.seconds} s", kind="timeout")
+                return
+            self._stop_event.wait(self.interval)
+
+    def stop(self):
+        self._stop_event.set()
