@@ -13,6 +13,35 @@ c.ClearSolutions.code_stub = {
 }
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
+# --- Hidden tests: judged by the grader, outside the student's kernel ---------------------------
+# Each test cell's hidden block only calls the student's functions on inputs the grader sends
+# and sends back the results (nnscratch.hidden); judges/<assignment>.py draws those inputs
+# from the course's secret (grading_secret.key, made on first use, git-ignored) and holds the
+# reference answers. InjectHiddenCases and JudgeHiddenCases run around the kernel, so that
+# `nbgrader autograde` run by hand (or formgrader's Autograde button) and `nbgrader
+# generate_solution` judge the same way as `make autograde`; without them a hidden test fails.
+# Rotate the secret with `python -m coursetools secret --rotate`, then regrade.
+c.Autograde.autograde_preprocessors = [
+    "coursetools.preprocessors.InjectHiddenCases",
+    "nbgrader.preprocessors.Execute",
+    "coursetools.preprocessors.JudgeHiddenCases",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.GenerateSolution.preprocessors = [
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.LockCells",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "coursetools.preprocessors.InjectHiddenCases",
+    "nbgrader.preprocessors.Execute",
+    "coursetools.preprocessors.JudgeHiddenCases",
+]
+
 # --- Feedback (`make feedback`, or `nbgrader generate_feedback` run by hand) ---------------------
 # nbgrader shows students the full source of every test cell, hidden tests included. This course
 # replaces each "### BEGIN HIDDEN TESTS" ... "### END HIDDEN TESTS" block with a one-line note
@@ -29,14 +58,15 @@ c.GenerateFeedback.preprocessors = [
 # Which student and which notebook each file of the download is, read from its name, e.g.
 #   alice_nn_from_scratch.ipynb, alice_nn_from_scratch_2024-05-01_attempt2.ipynb
 #   -> submitted/alice/<assignment>/nn_from_scratch.ipynb
-# i.e. "<student>_<notebook>[_<anything>].ipynb" (Canvas/Moodle-style exports renamed to this).
-# Student ids are letters, digits, "." and "-" (no "_"). The regex is matched against the
-# file's full path. Add notebooks as alternatives: (?P<file_id>nb_one|nb_two). Add a
-# (?P<timestamp>...) group when the LMS puts the submission time in the name: nbgrader then
-# writes timestamp.txt, which the late-submission policy below uses.
-c.FileNameCollectorPlugin.named_regexp = (
-    r".*/(?P<student_id>[A-Za-z0-9.-]+)_(?P<file_id>nn_from_scratch)(?:_[^/]*)?\.ipynb$"
-)
+# i.e. "<student>_<notebook>[_<anything>].ipynb", where the notebooks are those the assignment's
+# release/ holds (Canvas/Moodle-style exports renamed to this). Student ids are letters,
+# digits, "." and "-" (no "_"). `make collect` makes this pattern from release/ for each
+# assignment. To use another one, set it here: it is matched against each file's full path,
+# with (?P<student_id>...) and (?P<file_id>...) groups, and a (?P<timestamp>...) group when
+# the LMS puts the submission time in the name (nbgrader then writes timestamp.txt, which the
+# late-submission policy below uses), e.g.
+#   c.FileNameCollectorPlugin.named_regexp = (
+#       r".*/(?P<student_id>[A-Za-z0-9.-]+)_(?P<file_id>nn_from_scratch)(?:_[^/]*)?\.ipynb$")
 
 # --- Late submissions --------------------------------------------------------------------------
 # A submission is late when its timestamp.txt is after the assignment's due date
@@ -47,14 +77,15 @@ c.FileNameCollectorPlugin.named_regexp = (
 # off, and set c.AssignLatePenalties.plugin_class = "yourmodule.YourPlugin".
 c.LateSubmissionPlugin.penalty_method = "none"
 
-# --- Autograding (`make autograde`, i.e. python -m coursetools.autograde) ----------------------
+# --- Autograding (`make autograde`, i.e. python -m coursetools autograde) ----------------------
 # Each submission runs in its own bubblewrap sandbox, as many at once as there are cores.
-# Every limit and its default is in one table in coursetools/limits.py; change one here
-# (or for one run: python -m coursetools.autograde --limit cell_timeout=120), e.g.
+# Every limit and its default is in one table in coursetools/sandbox/limits.py; change one here
+# (or for one run: python -m coursetools autograde --limit cell_timeout=120), e.g.
 #   c.GradingLimits.cell_timeout = 120            # seconds a cell may run (default 60)
 #   c.GradingLimits.notebook_timeout = 900        # seconds a notebook may take (default 600)
 #   c.GradingLimits.memory_bytes = 3 * 1024**3    # memory of one kernel (default 2 GiB)
 # The engine sets some nbgrader options itself, whatever this file says: the Autograde
-# preprocessor lists (sandboxed execution, cell metadata rebuilt from the gradebook) and
+# preprocessor lists (sandboxed execution, hidden tests judged, cell metadata rebuilt from the
+# gradebook) and
 # OverwriteCells.add_missing_cells = False (a deleted test cell scores 0, as in stock nbgrader;
 # nbgrader 0.9.6 fails on re-inserting it when its neighbour is gone too).

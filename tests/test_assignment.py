@@ -1,13 +1,13 @@
 """The graded assignment nn_from_scratch: source, student version and executed solutions.
 
 - source/: every graded cell has points and a descriptive grade_id, each of the seven
-  graded functions has a solution cell followed by a locked test cell, and verdicts go
-  through nnscratch.testing only.
+  graded functions has a solution cell followed by a locked test cell; visible tests check
+  with nnscratch.testing, hidden ones only hand the functions to the grader's judge.
 - release/: no solutions, no hidden tests, no outputs; every test cell fails on the
   blanks with NotImplementedError (not a NameError or another mistake of the test).
 - solutions/: executed once per session (the slow part), every graded test cell passes
-  with the hidden tests present and writes nothing to stderr, and the numbers printed are
-  the committed ones (every random draw is seeded).
+  with its hidden tests judged by the grader and writes nothing to stderr, and the numbers
+  printed are the committed ones (every random draw is seeded).
 - The training settings of the notebook reach >= 97 % accuracy for several seeds.
 """
 
@@ -115,18 +115,26 @@ def test_each_graded_function_has_a_solution_cell_then_a_locked_test_cell(source
     assert "from nnscratch.testing import" in code[0].source
 
 
-def test_test_cells_judge_only_through_nnscratch_testing(source_nb):
+def test_hidden_tests_are_judged_by_the_grader_only(source_nb):
+    """Each hidden block only hands the student's functions to the grader's cases; the
+    judge module has the cases of every test; the visible part checks with nnscratch."""
+    from coursetools.judging.cases import load_judge
+
+    judged = load_judge(ROOT / "judges" / f"{ASSIGNMENT}.py")
     for cell in _test_cells(source_nb):
         grade_id = _nbgrader(cell)["grade_id"]
         visible, _, hidden = cell.source.partition("### BEGIN HIDDEN TESTS")
         hidden = hidden.split("### END HIDDEN TESTS")[0]
-        # a student can redefine the notebook's names: the hidden block imports its own
-        first = next(line for line in hidden.splitlines() if line.strip())
-        assert first.startswith("from nnscratch"), grade_id
-        assert "show_expected=False" in hidden or grade_id == "test_training", grade_id
+        code = [line for line in hidden.splitlines() if line.strip()
+                and not line.lstrip().startswith("#")]
+        assert code[0] == "from nnscratch.hidden import run_hidden_cases", grade_id
+        assert code[-1].startswith(f'run_hidden_cases("{grade_id}", {{'), grade_id
+        assert not re.search(r"expected|_ref_|check_", hidden), grade_id  # no verdict here
+        assert grade_id in judged, f"judges/{ASSIGNMENT}.py has no cases for {grade_id}"
         for banned in ("allclose", "isclose", "round(", "abs(", "assert "):
             assert banned not in cell.source, f"{grade_id} uses {banned}"
         assert "check_" in visible, grade_id
+    assert set(judged) == {_nbgrader(c)["grade_id"] for c in _test_cells(source_nb)}
 
 
 # ---------------------------------------------------------------------------
@@ -136,7 +144,7 @@ def test_test_cells_judge_only_through_nnscratch_testing(source_nb):
 def test_release_has_no_solutions_hidden_tests_or_outputs(release_nb):
     text = RELEASE.read_text()
     for marker in ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN SOLUTION", "END SOLUTION",
-                   "_ref_backprop"):
+                   "run_hidden_cases", "judges/"):
         assert marker not in text, marker
     for cell in release_nb.cells:
         if cell.cell_type == "code":
@@ -178,21 +186,22 @@ def test_release_test_cells_fail_on_the_blanks_with_not_implemented_error(releas
 
 @pytest.fixture(scope="module")
 def executed_solutions():
-    from nbclient import NotebookClient
+    """solutions/ run again, its hidden tests judged as the grader judges them."""
+    from coursetools.judging.local import run_judged
 
     nb = _read(SOLUTIONS)
     old = {k: os.environ.get(k) for k in ("MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL")}
     os.environ.update(MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="3")
     try:
-        NotebookClient(nb, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": str(SOLUTIONS.parent)}}).execute()
+        nb, verdicts = run_judged(nb, SOLUTIONS.parent, ROOT / "judges", ASSIGNMENT,
+                                  SOLUTIONS.stem, timeout=300)
     finally:
         for key, value in old.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return nb
+    return nb, verdicts
 
 
 def _stream(cell, name="stdout"):
@@ -201,18 +210,22 @@ def _stream(cell, name="stdout"):
 
 @pytest.mark.slow
 def test_solution_passes_every_graded_test_cell_with_hidden_tests(executed_solutions):
-    cells = _test_cells(executed_solutions)
+    nb, verdicts = executed_solutions
+    cells = _test_cells(nb)
     assert len(cells) == len(FUNCTIONS) + 1
+    assert sorted(v.test for v in verdicts) == sorted(c.id for c in cells)
+    assert all(v.passed for v in verdicts), [v.message for v in verdicts if not v.passed]
     for cell in cells:
         assert "### BEGIN HIDDEN TESTS" in cell.source, cell.id
         kinds = [o.output_type for o in cell.outputs]
         assert "error" not in kinds and "execute_result" not in kinds, cell.id
         assert _stream(cell, "stderr") == "", f"{cell.id} writes to stderr (nbgrader scores 0)"
-        assert "passed" in _stream(cell), cell.id
+        assert "visible test" in _stream(cell) and "cases passed" in _stream(cell), cell.id
 
 
 @pytest.mark.slow
 def test_solution_runs_clean_and_draws_its_plots(executed_solutions):
+    executed_solutions = executed_solutions[0]
     for cell in executed_solutions.cells:
         if cell.cell_type == "code":
             assert all(o.output_type != "error" for o in cell.outputs), cell.id
@@ -230,7 +243,7 @@ def test_solution_runs_clean_and_draws_its_plots(executed_solutions):
 def test_every_run_prints_the_committed_numbers(executed_solutions):
     """Seeded: a fresh run prints what the committed solutions/ notebook printed."""
     committed = _by_id(_read(SOLUTIONS))
-    fresh = _by_id(executed_solutions)
+    fresh = _by_id(executed_solutions[0])
     for cell_id in ("shapes", "init_w", "hidden_weights", "train", "keras_fit"):
         def text(cell):
             return [o.get("text") or o.get("data", {}).get("text/plain") for o in cell.outputs]
@@ -258,9 +271,15 @@ def _training_settings(nb):
 
 
 def test_training_test_cell_uses_the_notebook_settings(source_nb):
+    import importlib.util
+
     epochs, lr = _training_settings(source_nb)
     test = _by_id(source_nb)["test_training"].source
-    assert test.count(f"range({epochs})") == 2 and test.count(f", {lr})") == 2
+    assert test.count(f"range({epochs})") == 1 and test.count(f", {lr})") == 1  # visible
+    spec = importlib.util.spec_from_file_location("judge", ROOT / "judges" / f"{ASSIGNMENT}.py")
+    judge = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(judge)
+    assert (judge.EPOCHS, judge.LR) == (epochs, lr)  # the hidden cases' training
 
 
 def test_training_reaches_97_percent_for_several_seeds(source_nb):

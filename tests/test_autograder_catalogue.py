@@ -107,6 +107,7 @@ def test_harness_agrees_with_nbgrader_autograde(tmp_path):
     assignment = harness.NOTEBOOK.parent.name
     shutil.copy2(COURSE_ROOT / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
     shutil.copytree(harness.NOTEBOOK.parent, tmp_path / "source" / assignment)
+    shutil.copytree(COURSE_ROOT / "judges", tmp_path / "judges")
     Course(tmp_path).nbgrader("generate_assignment", assignment)
     source_path = tmp_path / "source" / assignment / harness.NOTEBOOK.name
     source_nb = plan.read_notebook(source_path)

@@ -1,31 +1,29 @@
 """`make collect`: an LMS ZIP download into submitted/ with nbgrader zip_collect."""
 
-import shutil
 import zipfile
 
 import nbformat
 import pytest
-from minicourse import ASSIGNMENT, CORRECT, NOTEBOOK, submission
+from quick_course import ASSIGNMENT, NOTEBOOK, copy_course, make_course, submission
 
 from coursetools import cli
 from coursetools.commands import collect
-from coursetools.course import REPOSITORY as COURSE_ROOT
 
 pytestmark = pytest.mark.slow  # runs nbgrader
 
 
+@pytest.fixture(scope="module")
+def one_exercise(tmp_path_factory):
+    return make_course(tmp_path_factory.mktemp("collect") / "course", exercises=("sigmoid",))
+
+
 @pytest.fixture
-def course(tmp_path):
-    root = tmp_path / "course"
-    (root / "release" / ASSIGNMENT).mkdir(parents=True)
-    (root / "source" / ASSIGNMENT).mkdir(parents=True)
-    shutil.copy2(COURSE_ROOT / "nbgrader_config.py", root)
-    nbformat.write(submission(CORRECT), root / "release" / ASSIGNMENT / NOTEBOOK)
-    return root
+def course(one_exercise, tmp_path):
+    return copy_course(one_exercise, tmp_path / "course")
 
 
-def _zip(path, names):
-    text = nbformat.writes(submission(CORRECT))
+def _zip(path, names, course):
+    text = nbformat.writes(submission(course))
     with zipfile.ZipFile(path, "w") as archive:
         for name in names:
             archive.writestr(name, text if name.endswith(".ipynb") else "notes")
@@ -38,18 +36,18 @@ def _run(course, *argv):
 
 def test_collects_matching_files(course, tmp_path, capsys):
     download = _zip(tmp_path / "canvas.zip", [
-        "alice_nn_from_scratch.ipynb",
-        "submissions/bob_nn_from_scratch_2024-05-01_attempt2.ipynb",
+        f"alice_{NOTEBOOK}.ipynb",
+        f"submissions/bob_{NOTEBOOK}_2024-05-01_attempt2.ipynb",
         "carol nn from scratch.ipynb",  # not the pattern: reported, skipped
         "readme.txt",
-    ])
+    ], course)
     assert _run(course, download) == 0
     out, err = capsys.readouterr()
     assert "collected 2 submission(s)" in out and "alice, bob" in out
     assert "carol nn from scratch.ipynb" in err and collect.REGEX_SETTING in err
     for student in ("alice", "bob"):
-        got = course / "submitted" / student / ASSIGNMENT / NOTEBOOK
-        assert nbformat.read(got, as_version=4).cells == submission(CORRECT).cells
+        got = course / "submitted" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+        assert nbformat.read(got, as_version=4).cells == submission(course).cells
     assert not (course / "submitted" / "carol").exists()
 
     # a second download for the same students is refused unless --force
@@ -59,7 +57,8 @@ def test_collects_matching_files(course, tmp_path, capsys):
 
 
 def test_no_file_matches(course, tmp_path, capsys):
-    download = _zip(tmp_path / "moodle.zip", ["Alice Smith_123_assignsubmission_file_hw.ipynb"])
+    download = _zip(tmp_path / "moodle.zip", ["Alice Smith_123_assignsubmission_file_hw.ipynb"],
+                    course)
     assert _run(course, download) == 1
     err = capsys.readouterr().err
     assert "Alice Smith_123_assignsubmission_file_hw.ipynb" in err
@@ -68,13 +67,13 @@ def test_no_file_matches(course, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda p: p, "no such file"),
-    (lambda p: (p.write_text("not a zip"), p)[1], "not a ZIP archive"),
-    (lambda p: _zip(p, ["readme.txt"]), "no .ipynb file"),
-    (lambda p: _zip(p, ["../alice_nn_from_scratch.ipynb"]), "unsafe path"),
+    (lambda p, c: p, "no such file"),
+    (lambda p, c: (p.write_text("not a zip"), p)[1], "not a ZIP archive"),
+    (lambda p, c: _zip(p, ["readme.txt"], c), "no .ipynb file"),
+    (lambda p, c: _zip(p, [f"../alice_{NOTEBOOK}.ipynb"], c), "unsafe path"),
 ])
 def test_bad_downloads(course, tmp_path, capsys, make, message):
-    assert _run(course, make(tmp_path / "download.zip")) == 1
+    assert _run(course, make(tmp_path / "download.zip", course)) == 1
     assert message in capsys.readouterr().err
 
 

@@ -4,7 +4,16 @@ import html
 import re
 
 import pytest
-from minicourse import ASSIGNMENT, CORRECT, HIDDEN_CANARY, WRONG_HIDDEN, make_course, submit
+from quick_course import (
+    ASSIGNMENT,
+    CORRECT,
+    HIDDEN_CANARY,
+    NOTEBOOK,
+    WRONG_HIDDEN,
+    make_course,
+    submission,
+    submit,
+)
 
 from coursetools import cli
 from coursetools.course import Course
@@ -20,15 +29,15 @@ def _text(path):
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    root = make_course(tmp_path_factory.mktemp("course"))
-    submit(root, "alice", CORRECT)
-    submit(root, "bob", WRONG_HIDDEN)
+    root = make_course(tmp_path_factory.mktemp("course"), exercises=("sigmoid",))
+    submit(root, "alice", submission(root, sigmoid=CORRECT))
+    submit(root, "bob", submission(root, sigmoid=WRONG_HIDDEN))
     Course(root).nbgrader("autograde", ASSIGNMENT, "--force")
     return root
 
 
 def _feedback(root, student):
-    return root / "feedback" / student / ASSIGNMENT / "nn_from_scratch.html"
+    return root / "feedback" / student / ASSIGNMENT / f"{NOTEBOOK}.html"
 
 
 def test_strip_keeps_the_rest():

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import standin_course as sc
+import quick_course as sc
 from nbformat.v4 import new_code_cell
 
 from coursetools.autograde import autograde
@@ -215,6 +215,119 @@ def sigmoid(z):
     return z
 """
 
+# --- in-kernel tampering with the tests: the kernel computes, the grader judges ---------------
+# Each targets the hidden tests of sigmoid (and relu) from inside the kernel, with a sigmoid
+# that is right on the visible input only; none may score more than a blank notebook there.
+WRONG_BUT_VISIBLE = "def sigmoid(z):\n    return 0.5 + 0 * z\n"
+
+PATCH_TESTING_SYS_MODULES = """
+import sys
+testing = sys.modules["nnscratch.testing"]
+testing.check_close = testing.check_shape = lambda value, *args, **kwargs: value
+testing._fail = lambda *args, **kwargs: None
+""" + WRONG_BUT_VISIBLE
+
+FAKE_TESTING_MODULE = """
+import sys, types
+fake = types.ModuleType("nnscratch.testing")
+fake.check_close = fake.check_shape = lambda value, *args, **kwargs: value
+sys.modules["nnscratch.testing"] = fake
+""" + WRONG_BUT_VISIBLE
+
+COMPUTED_NAMES = """
+_m = getattr(__import__("s" + "ys"), "mod" + "ules")
+for _name in ["nnscratch." + "testing", "nnscratch." + "hidden"]:
+    for _key in list(vars(_m[_name])):
+        if _key.startswith(("check", "_fail", "run_")):
+            setattr(_m[_name], _key, lambda *args, **kwargs: None)
+""" + WRONG_BUT_VISIBLE
+
+# the kernel side of the hidden test replaced by one that answers the grader's request itself
+FORGER = """
+import json
+import nnscratch.hidden as hidden
+from IPython.display import display
+
+def publish(payload):
+    display({hidden.RESULT_MIME: payload}, raw=True)
+
+def forge(test_id, functions):
+    request = json.loads(hidden._requests.pop())
+    for case in request["cases"]:
+        args = hidden.decode(case["args"])
+        for payload in FORGED(test_id, request, case, args):
+            publish(payload)
+
+hidden.run_hidden_cases = forge
+"""
+FORGED_VALUES = FORGER + """
+def FORGED(test_id, request, case, args):  # the right format and shapes, wrong values
+    yield {"v": 1, "test": test_id, "nonce": request["nonce"], "case": case["id"],
+           "result": hidden.encode(args[0] * 0 + 0.5), "args": hidden.encode(args)}
+""" + WRONG_BUT_VISIBLE
+REPLAYED = FORGER + """
+import numpy as np
+def FORGED(test_id, request, case, args):  # an honest answer, to another run's inputs
+    other = np.random.default_rng(case["id"]).normal(size=np.shape(args[0]))
+    yield {"v": 1, "test": test_id, "nonce": "0123456789abcdef", "case": case["id"],
+           "result": hidden.encode(1 / (1 + np.exp(-other))), "args": hidden.encode([other])}
+""" + WRONG_BUT_VISIBLE
+ANOTHER_TEST = FORGER + """
+def FORGED(test_id, request, case, args):  # answers labelled as another test's
+    other = "test_relu" if test_id == "test_sigmoid" else "test_sigmoid"
+    yield {"v": 1, "test": other, "nonce": request["nonce"], "case": case["id"],
+           "result": hidden.encode(args[0]), "args": hidden.encode(args)}
+""" + WRONG_BUT_VISIBLE
+HUGE_PAYLOAD = FORGER + """
+def FORGED(test_id, request, case, args):  # one result of 100 MB
+    if case["id"] == 0:
+        yield {"v": 1, "test": test_id, "nonce": request["nonce"], "case": 0,
+               "result": "x" * 100_000_000, "args": hidden.encode(args)}
+""" + WRONG_BUT_VISIBLE
+MANY_PAYLOADS = FORGER + """
+def FORGED(test_id, request, case, args):  # 10,000 small results
+    for _ in range(10_000 if case["id"] == 0 else 0):
+        yield {"v": 1, "test": test_id, "nonce": request["nonce"], "case": 0,
+               "result": 0.5, "args": hidden.encode(args)}
+""" + WRONG_BUT_VISIBLE
+
+SHOWTRACEBACK = """
+get_ipython().showtraceback = lambda *args, **kwargs: None
+""" + WRONG_BUT_VISIBLE
+INPUT_TRANSFORMER = """
+def _no_hidden(lines):
+    return ["pass\\n"] if any("run_hidden_cases" in line for line in lines) else lines
+get_ipython().input_transformers_post.append(_no_hidden)
+""" + WRONG_BUT_VISIBLE
+POST_RUN_CELL = """
+from IPython.display import clear_output
+get_ipython().events.register("post_run_cell", lambda result: clear_output())
+def sigmoid(z):
+    return z
+"""
+FRAME_REWRITE = """
+import sys
+def sigmoid(z):
+    frame = sys._getframe(1)
+    while frame is not None:  # every caller: the test cell, the hidden test's kernel side
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, dict) and "nonce" in value:
+                value["case"] = 0
+        frame.f_globals["check_close"] = lambda value, *args, **kwargs: value
+        frame = frame.f_back
+    return 0.5 + 0 * z
+"""
+GC_REFERENCES = """
+import gc
+import numpy as np
+def sigmoid(z):
+    z = np.asarray(z, dtype=float)
+    for obj in gc.get_objects():  # any array of the right shape that is not the input
+        if isinstance(obj, np.ndarray) and obj.shape == z.shape and obj is not z:
+            return obj.copy()
+    return 0.5 + 0 * z
+"""
+
 IGNORE_INTERRUPT = """
 import signal
 def relu(z):
@@ -272,6 +385,19 @@ def _output_capped(course, sub):
     assert path.stat().st_size < 3 * 1024**2
 
 
+def _grader_bounded(course, sub):
+    assert sub["grader_rss_mib"] < 1024
+
+
+def _in_kernel(name, code, relu, score):
+    """A submission whose sigmoid cell tampers from inside the kernel (``code``)."""
+    checks = [_grader_bounded] if name in ("huge_result", "many_results") else []
+    # 10,000 outputs may take longer than the test's cell limit: interrupted, still 0
+    status = {"graded", "timeout"} if name == "many_results" else "graded"
+    return Case(name, lambda c, x: _nb(c, sigmoid=code, relu=relu), status, score,
+                flagged=True, checks=checks)
+
+
 HONEST = [
     Case("honest_full", lambda c, x: _nb(c), "graded", 5.0),
     Case("honest_partial", lambda c, x: _nb(c, relu=sc.WRONG_RELU), "graded", 2.0),
@@ -319,10 +445,25 @@ HOSTILE = [
     Case("redefine_checks", lambda c, x: _nb(c, sigmoid=REDEFINE_CHECKS, relu=sc.WRONG_RELU),
          "graded", 0.0, flagged=True),
     Case("patch_nnscratch", lambda c, x: _nb(c, sigmoid=PATCH_NNSCRATCH, relu=sc.WRONG_RELU),
-         "graded", ANY, flagged=True,
-         note="in-kernel tampering the tests cannot see: only the flag catches it"),
+         "graded", 0.0, flagged=True),
     Case("hide_errors", lambda c, x: _nb(c, sigmoid=HIDE_ERRORS, relu=sc.WRONG_RELU),
          "graded", 0.0, flagged=True),
+    # in-kernel tampering with the tests and the results (judged outside the kernel)
+    *[_in_kernel(name, code, relu, score) for name, code, relu, score in [
+          ("patch_testing_sys_modules", PATCH_TESTING_SYS_MODULES, sc.WRONG_RELU, 0.0),
+          ("fake_testing_module", FAKE_TESTING_MODULE, sc.RELU, 3.0),
+          ("computed_names", COMPUTED_NAMES, sc.WRONG_RELU, 0.0),
+          ("forged_values", FORGED_VALUES, sc.WRONG_RELU, 0.0),
+          ("replayed_results", REPLAYED, sc.WRONG_RELU, 0.0),
+          ("results_for_another_test", ANOTHER_TEST, sc.WRONG_RELU, 0.0),
+          ("huge_result", HUGE_PAYLOAD, sc.WRONG_RELU, 0.0),
+          ("many_results", MANY_PAYLOADS, sc.WRONG_RELU, 0.0),
+          ("showtraceback", SHOWTRACEBACK, sc.WRONG_RELU, 0.0),
+          ("input_transformer", INPUT_TRANSFORMER, sc.WRONG_RELU, 0.0),
+          ("post_run_cell", POST_RUN_CELL, sc.WRONG_RELU, 0.0),
+          ("frame_rewrite", FRAME_REWRITE, sc.WRONG_RELU, 0.0),
+          ("gc_references", GC_REFERENCES, sc.RELU, 3.0),
+    ]],
     Case("shadow_package", lambda c, x: dict(_nb(c, sigmoid=sc.WRONG_SIGMOID,
                                                  relu=sc.WRONG_RELU), extra=SHADOW_FILES),
          "graded", 0.0, flagged=True),
@@ -588,6 +729,7 @@ def test_cli_grades_and_says_where_the_results_are(small_course):
     "np.allclose = lambda *a, **k: True", "import numpy\nnumpy.testing.assert_allclose = f",
     "import builtins\nbuiltins.round = f", "__builtins__.abs = f", "setattr(np, 'all', f)",
     "import sys\nsys.modules['nnscratch.testing'] = m", "globals()['check_close'] = f",
+    "import sys\nt = sys.modules['nnscratch.testing']",
     "def check_close(*a):\n    pass", "abs = lambda x: 0", "np = None",
     "class A(np.ndarray):\n    pass", "class B:\n    def __eq__(self, other):\n        return True",
     "get_ipython().events.register('post_run_cell', f)", "!ls /", "%load_ext foo",

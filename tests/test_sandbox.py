@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import standin_course
+import quick_course
 from nbclient import NotebookClient
 from traitlets.config import Config
 
@@ -124,12 +124,12 @@ def run_probes(course, listener_port, as_sandbox_user=True):
         if uid is not None:
             for path in (work, work / "nnscratch.py"):
                 os.chown(path, uid, uid)
-        other = course / "submitted" / "other" / standin_course.ASSIGNMENT
+        other = course / "submitted" / "other" / quick_course.ASSIGNMENT
         namespace = {
-            "COURSE": str(course), "HOST": standin_course.host_address(), "PORT": listener_port,
+            "COURSE": str(course), "HOST": quick_course.host_address(), "PORT": listener_port,
             "TARGETS": {
                 "gradebook": str(course / "gradebook.db"),
-                "source": str(course / "source" / standin_course.ASSIGNMENT / "standin.ipynb"),
+                "source": str(course / "source" / quick_course.ASSIGNMENT / "standin.ipynb"),
                 "course_new": str(course / TOKEN),
                 "other_submission": str(other / "standin.ipynb"),
                 "root_home": f"/root/{TOKEN}",
@@ -177,7 +177,7 @@ def run_probes(course, listener_port, as_sandbox_user=True):
 
 
 def _other_submission(course):
-    other = course / "submitted" / "other" / standin_course.ASSIGNMENT
+    other = course / "submitted" / "other" / quick_course.ASSIGNMENT
     other.mkdir(parents=True, exist_ok=True)
     (other / "standin.ipynb").write_text("{}")
 
@@ -249,12 +249,12 @@ def problems_limits(a):
 def answers(standin_template, tcp_listener, tmp_path_factory):
     reason = sandbox.probe(sandbox.UID_BASE if sandbox.is_root() else None)
     assert reason is None, reason  # CI installs bubblewrap: a missing sandbox is a failure
-    course = standin_course.copy_course(standin_template,
+    course = quick_course.copy_course(standin_template,
                                         tmp_path_factory.mktemp("sandbox") / "course")
     _other_submission(course)
-    before = standin_course.snapshot(course)
+    before = quick_course.snapshot(course)
     found = run_probes(course, tcp_listener.port)
-    found["course_changed"] = standin_course.snapshot(course) != before
+    found["course_changed"] = quick_course.snapshot(course) != before
     return found
 
 
@@ -334,9 +334,9 @@ def test_checks_fail_on_a_weakened_sandbox(weakening, standin_template, tmp_path
     else:
         original = sandbox.bwrap_args
         monkeypatch.setattr(sandbox, "bwrap_args", lambda **kw: change(original(**kw)))
-    course = standin_course.copy_course(standin_template, tmp_path / "course")
+    course = quick_course.copy_course(standin_template, tmp_path / "course")
     _other_submission(course)
-    listener = standin_course.Listener()
+    listener = quick_course.Listener()
     try:
         found = run_probes(course, listener.port,
                            as_sandbox_user=weakening != "kernel left as root")
@@ -374,10 +374,10 @@ def test_grading_refuses_when_the_sandbox_cannot_run(standin_template, tmp_path,
     try:
         reason = sandbox.probe(sandbox.UID_BASE if sandbox.is_root() else None)
         assert reason and "bwrap" in reason and "\n" not in reason
-        course = standin_course.copy_course(standin_template, tmp_path / "course")
-        standin_course.submit(course, "someone", standin_course.submission(course))
+        course = quick_course.copy_course(standin_template, tmp_path / "course")
+        quick_course.submit(course, "someone", quick_course.submission(course))
         with pytest.raises(CourseError, match="--unsandboxed"):
-            autograde(course, standin_course.ASSIGNMENT, jobs=1, progress=False)
+            autograde(course, quick_course.ASSIGNMENT, jobs=1, progress=False)
         assert not (course / "autograded").exists()
     finally:
         sandbox.probe.cache_clear()

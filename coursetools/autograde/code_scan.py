@@ -168,37 +168,22 @@ class _Scanner(ast.NodeVisitor):
                         ("vars", "globals", "locals"))):
                 self.flag(node, f"{verb} an entry of {resolved or container}")
 
-    def visit_Assign(self, node):
-        for target in node.targets:
-            self._target(node, target)
+    # the names a statement binds (or deletes)
+    _BOUND = {
+        ast.Assign: lambda n: n.targets, ast.Delete: lambda n: n.targets,
+        ast.AugAssign: lambda n: [n.target], ast.AnnAssign: lambda n: [n.target],
+        ast.For: lambda n: [n.target], ast.NamedExpr: lambda n: [n.target],
+        ast.With: lambda n: [i.optional_vars for i in n.items if i.optional_vars is not None],
+    }
+
+    def _bindings(self, node):
+        verb = "deletes" if isinstance(node, ast.Delete) else "rebinds"
+        for target in self._BOUND[type(node)](node):
+            self._target(node, target, verb)
         self.generic_visit(node)
 
-    def visit_AugAssign(self, node):
-        self._target(node, node.target)
-        self.generic_visit(node)
-
-    def visit_AnnAssign(self, node):
-        self._target(node, node.target)
-        self.generic_visit(node)
-
-    def visit_Delete(self, node):
-        for target in node.targets:
-            self._target(node, target, verb="deletes")
-        self.generic_visit(node)
-
-    def visit_For(self, node):
-        self._target(node, node.target)
-        self.generic_visit(node)
-
-    def visit_With(self, node):
-        for item in node.items:
-            if item.optional_vars is not None:
-                self._target(node, item.optional_vars)
-        self.generic_visit(node)
-
-    def visit_NamedExpr(self, node):
-        self._target(node, node.target)
-        self.generic_visit(node)
+    visit_Assign = visit_AugAssign = visit_AnnAssign = visit_Delete = visit_For = _bindings
+    visit_With = visit_NamedExpr = _bindings
 
     # definitions
     def _scope(self, node):
@@ -252,6 +237,8 @@ class _Scanner(ast.NodeVisitor):
     def visit_Attribute(self, node):
         if node.attr in SUSPICIOUS_ATTRIBUTES:
             self.flag(node, f"uses .{node.attr}")
+        elif node.attr == "modules" and self.resolve(_dotted(node)) == "sys.modules":
+            self.flag(node, "uses sys.modules (reaches any imported module)")
         self.generic_visit(node)
 
     def visit_Name(self, node):

@@ -18,6 +18,8 @@ from coursetools.autograde import record
 from coursetools.autograde.jobs import Job, Run
 from coursetools.autograde.prepare import prepare
 from coursetools.course import Course, CourseError
+from coursetools.judging.cases import judges_dir
+from coursetools.judging.secret import course_key
 from coursetools.sandbox import command as sandbox_command
 from coursetools.sandbox.limits import NAMES, resolve
 
@@ -112,7 +114,8 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
                       source_dir=str(course.path("source")), scratch=str(root),
                       gradebook=str(template), logs=str(logs), sandbox=bool(sandbox),
                       limits=limit_values, hidden=tuple(hidden),
-                      threads=workers.kernel_threads(jobs, len(found)), released=released)
+                      threads=workers.kernel_threads(jobs, len(found)), released=released,
+                      secret=course_key(course).hex(), judges=str(judges_dir(course)))
             results = _execute(pool, run, found, jobs, progress)
             pool.shutdown(wait=False)  # the workers exit while phase 2 records
             timings["execute"] = time.monotonic() - start - timings["prepare"]

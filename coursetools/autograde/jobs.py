@@ -26,6 +26,8 @@ class Run:
     hidden: tuple  # folders hidden from every kernel besides the sandbox's own list
     threads: int  # BLAS/TensorFlow threads of each kernel
     released: dict  # {notebook name: text of the released notebook}
+    secret: str = ""  # the course's grading secret (hex): seeds the hidden cases
+    judges: str = ""  # the course's judges/ folder (coursetools.judging)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class SubmissionResult:
     score: float | None = None  # None: the tool failed on it (status "error")
     max_score: float | None = None
     tests: list = field(default_factory=list)  # TestResult, in notebook order
+    judged: list = field(default_factory=list)  # the grader's verdict of each hidden test
 
     def fail(self, reason):
         """Mark this result as the tool's failure (not the submission's)."""
@@ -79,6 +82,7 @@ class SubmissionResult:
             "flags": list(self.flags), "score": self.score, "max_score": self.max_score,
             "seconds": round(float(self.seconds or 0.0), 3),
             "tests": [vars(test).copy() for test in self.tests],
+            "judged": [verdict.public() for verdict in self.judged],
             "peak_rss_mib": round(self.peak_rss / 1024**2, 1),
             "grader_rss_mib": round(self.grader_peak_rss / 1024**2, 1),
         }

@@ -71,18 +71,28 @@ def _preprocessors(converter, slot_dir, uid):
         SaveAutoGrades,
     )
 
-    from coursetools.preprocessors import DeduplicateIds, RestoreCellMetadata, SandboxedExecute
+    from coursetools.preprocessors import (
+        DeduplicateIds,
+        InjectHiddenCases,
+        JudgeHiddenCases,
+        RestoreCellMetadata,
+        SandboxedExecute,
+    )
 
     parent = converter  # its exporter exists only once start() runs
     restore, dedupe = RestoreCellMetadata(parent=parent), DeduplicateIds(parent=parent)
     execute = SandboxedExecute(parent=parent, work_root=str(slot_dir / "work"),
                                work_owner=-1 if uid is None else uid)
+    judge = JudgeHiddenCases(parent=parent)
     converter.sanitize_preprocessors = [
         ClearOutput, restore, dedupe, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+    # the hidden inputs go in after OverwriteCells restored the test cells, and the verdicts
+    # are written before SaveAutoGrades scores them
     converter.autograde_preprocessors = [
-        execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-        AssignLatePenalties, CheckCellMetadata]
-    return {"execute": execute, "sanitize": (restore, dedupe)}
+        InjectHiddenCases(parent=parent), execute, judge, IgnorePattern,
+        ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
+        CheckCellMetadata]
+    return {"execute": execute, "sanitize": (restore, dedupe), "judge": judge}
 
 
 def _config(job, course_dir, slot_dir):
@@ -94,6 +104,8 @@ def _config(job, course_dir, slot_dir):
             "submitted_directory": "submitted", "autograded_directory": "autograded",
             "db_url": f"sqlite:///{course_dir / 'gradebook.db'}"},
         "Autograde": {"create_student": True},
+        # the course's secret and judge modules stay outside the scratch course
+        "InjectHiddenCases": {"secret": run.secret, "judges_directory": run.judges},
         # nbgrader 0.9.6 fails on re-inserting a deleted test cell whose neighbour is gone
         # too: a deleted test scores 0, as in stock nbgrader
         "OverwriteCells": {"add_missing_cells": False},
@@ -219,6 +231,8 @@ def _grade(job, result, scratch, logger):
                    before_start=lambda c: stages.update(_preprocessors(c, slot_dir, uid)))
     for stage in stages["sanitize"]:
         result.flags.extend(f for f in stage.findings if f not in result.flags)
+    result.judged = list(stages["judge"].verdicts)
+    result.flags.extend(f"{v.message} (looks forged)" for v in result.judged if v.suspicious)
     runs = stages["execute"].runs
     for run in runs:
         logger.info("executed %s.ipynb in %.2f s (kernel peak %.0f MiB)%s", run.notebook,

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from nnscratch.wire import RESULT_MIME
+
 
 class CellTimeout(Exception):
     """A cell ran longer than nbgrader's per-cell timeout."""
@@ -62,7 +64,7 @@ def _partial_credit(value, points):
     return grade if grade >= 0 else points
 
 
-def _grade_job(job, cell_timeout):
+def _grade_job(job, cell_timeout, published):
     import builtins
     import contextlib
     import io
@@ -79,6 +81,7 @@ def _grade_job(job, cell_timeout):
     for n, cell in enumerate(job["cells"]):
         out, err = io.StringIO(), io.StringIO()
         value, error = None, None
+        published.clear()
         signal.setitimer(signal.ITIMER_REAL, cell_timeout)
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -98,30 +101,43 @@ def _grade_job(job, cell_timeout):
             earned, message = 0.0, error
         elif err.getvalue():
             earned, message = 0.0, "wrote to stderr: " + err.getvalue().strip()[:500]
-        elif value is not None:
+        elif value is not None and not cell.get("judged"):  # a judged cell has no partial credit
             earned = _partial_credit(value, points)
             message = "" if earned >= points else f"partial credit from the output {value!r}"[:300]
         else:
             earned, message = points, ""
+        payloads = [data[RESULT_MIME] for data in published if RESULT_MIME in data]
         tests.append({"cell_id": cell["cell_id"], "grade_id": cell["grade_id"],
                       "functions": cell["functions"], "points": points, "earned": earned,
-                      "message": message})
+                      "message": message, "payloads": payloads})
     return {"tests": tests, "errors": errors, "tensorflow_loaded": "tensorflow" in sys.modules,
             "seconds": time.perf_counter() - started}
 
 
-def _child(job, path, cell_timeout, cpu_limit):
+def _child(job, path, cell_timeout, cpu_limit, published):
     import resource
 
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, cpu_limit + 5))
     try:
-        result = _grade_job(job, cell_timeout)
+        result = _grade_job(job, cell_timeout, published)
     except BaseException as exc:  # noqa: B036 - report, never hang the server
         result = {"tests": [], "errors": [], "tensorflow_loaded": False, "seconds": 0.0,
                   "crashed": f"{type(exc).__name__}: {exc}"}
     Path(path).write_text(json.dumps(result))
+
+
+def _display_catcher():
+    """An IPython shell whose display publisher keeps what cells display (the results a
+    hidden test sends the grader), as a kernel's would send them: the list it appends to."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    shell = InteractiveShell.instance(config=Config({"HistoryManager": {"enabled": False}}))
+    published = []
+    shell.display_pub.publish = lambda data, metadata=None, **kwargs: published.append(data)
+    return published
 
 
 def _serve():
@@ -136,7 +152,10 @@ def _serve():
     from IPython.core import inputtransformer2  # noqa: F401 - for cells with %magics
 
     import nnscratch  # noqa: F401
+    import nnscratch.hidden  # noqa: F401
     import nnscratch.testing  # noqa: F401
+
+    published = _display_catcher()
 
     sys.path[0] = ""  # as in a kernel: the working directory, not tests/
     running = {}
@@ -150,7 +169,7 @@ def _serve():
             pid = os.fork()
             if pid == 0:
                 try:
-                    _child(job, path, request["cell_timeout"], request["cpu_limit"])
+                    _child(job, path, request["cell_timeout"], request["cpu_limit"], published)
                 finally:
                     os._exit(0)
             running[pid] = i

@@ -1,5 +1,6 @@
 """The harness's results, what they mean for an entry's verdict, and ``grade()``."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -10,9 +11,16 @@ from pathlib import Path
 
 from coursetools.catalogue import NOTEBOOK
 from coursetools.catalogue.plan import SKIP_CELL_IDS, HarnessError, entry_cells, plan, read_notebook
+from coursetools.judging import cases as hidden
+from coursetools.judging.secret import case_rng
+from coursetools.judging.verdict import judge
+from coursetools.preprocessors.inject_hidden_cases import inject
 
 CELL_TIMEOUT = 30  # seconds, nbgrader's default per cell
 CPU_LIMIT = 120  # seconds of CPU per entry process, then it is killed
+# The catalogue's hidden cases come from a key of its own, the same at every run, so that a
+# verdict never depends on the run; a course's secret is another key.
+CATALOGUE_KEY = hashlib.sha256(b"nn-from-scratch: the catalogue's hidden cases").digest()
 
 
 @dataclass
@@ -73,22 +81,59 @@ def verdict_problem(entry, result):
 # grading: the parent side
 
 
-def grade(entries, notebook=NOTEBOOK, workers=None, reference=True, skip=SKIP_CELL_IDS):
+def hidden_plans(notebook, judges):
+    """``{test id: (cases, nonce, request)}`` of the notebook's judged tests."""
+    tests = hidden.load_judge(Path(judges) / f"{notebook.parent.name}.py")
+    plans = {}
+    for test_id, cases_function in tests.items():
+        rng = case_rng(CATALOGUE_KEY, notebook.parent.name, notebook.stem, test_id)
+        cases = hidden.draw(cases_function, rng)
+        plans[test_id] = (cases, "catalogue", hidden.request(test_id, "catalogue", cases))
+    return plans
+
+
+def _judged(cells, plans):
+    """The cells with the grader's request in each judged test cell (as InjectHiddenCases)."""
+    for cell in cells:
+        if cell["kind"] == "test" and cell["grade_id"] in plans:
+            source = inject(cell["source"], plans[cell["grade_id"]][2])
+            if source is not None:
+                cell.update(source=source, judged=True)
+    return cells
+
+
+def _test_result(raw, plans):
+    """A CellResult from what the entry's process saw, judged as JudgeHiddenCases does."""
+    earned, message = raw["earned"], raw["message"]
+    if raw["grade_id"] in plans and earned:
+        cases, nonce, _ = plans[raw["grade_id"]]
+        verdict = judge(raw["grade_id"], nonce, cases, raw["payloads"])
+        if not verdict.passed:
+            earned, message = 0.0, verdict.message
+    return CellResult(raw["cell_id"], raw["grade_id"], tuple(raw["functions"]), raw["points"],
+                      earned, message)
+
+
+def grade(entries, notebook=NOTEBOOK, workers=None, reference=True, skip=SKIP_CELL_IDS,
+          judges=None):
     """Grade each entry (and the untouched reference solution, as ``"reference"``).
 
     Returns {name: EntryResult}. One server process forks one process per entry.
-    ``skip``: the cell ids not to run (the Keras part is never run).
+    ``skip``: the cell ids not to run (the Keras part is never run). Hidden tests are judged
+    with ``judges/<assignment>.py`` of the notebook's course (or the folder ``judges``).
     """
+    notebook = Path(notebook).resolve()
     nb = read_notebook(notebook)
     cells = plan(nb, skip)
     if not any(c.kind == "test" for c in cells):
         raise HarnessError(f"{notebook} has no graded test cell")
+    plans = hidden_plans(notebook, judges or notebook.parents[2] / "judges")
     jobs, results = [], {}
     named = [("reference", None)] if reference else []
     named += [(e.name, e) for e in entries]
     for name, entry in named:
         try:
-            jobs.append({"name": name, "cells": entry_cells(cells, entry)})
+            jobs.append({"name": name, "cells": _judged(entry_cells(cells, entry), plans)})
         except (HarnessError, SyntaxError) as error:
             results[name] = EntryResult(name, [], crashed=str(error))
     workers = workers or max(1, os.cpu_count() or 1)
@@ -110,8 +155,7 @@ def grade(entries, notebook=NOTEBOOK, workers=None, reference=True, skip=SKIP_CE
                 results[job["name"]] = EntryResult(job["name"], [], crashed="the process died")
                 continue
             raw = json.loads(path.read_text())
-            tests = [CellResult(c["cell_id"], c["grade_id"], tuple(c["functions"]), c["points"],
-                                c["earned"], c["message"]) for c in raw["tests"]]
+            tests = [_test_result(c, plans) for c in raw["tests"]]
             results[job["name"]] = EntryResult(job["name"], tests, raw["errors"],
                                                raw.get("crashed", ""),
                                                raw["tensorflow_loaded"], raw["seconds"])

@@ -21,6 +21,7 @@ from pathlib import Path
 from coursetools import example_class
 from coursetools.commands import feedback, release
 from coursetools.course import REPOSITORY, Course, CourseError
+from coursetools.judging.cases import judges_dir
 
 SCRATCH = REPOSITORY / ".scratch" / "demo"
 
@@ -71,8 +72,8 @@ def ensure_release(course):
 
 
 def make_course(target, origin=REPOSITORY):
-    """A fresh nbgrader course at ``target``: ``origin``'s configuration, source/ and release/,
-    and a gradebook that knows every assignment. Never ``origin`` itself."""
+    """A fresh nbgrader course at ``target``: ``origin``'s configuration, source/, release/
+    and judges/, and a gradebook that knows every assignment. Never ``origin`` itself."""
     from nbgrader.converters import GenerateAssignment
 
     origin = Course.of(origin)
@@ -84,6 +85,8 @@ def make_course(target, origin=REPOSITORY):
     shutil.copy2(origin.root / "nbgrader_config.py", target / "nbgrader_config.py")
     shutil.copytree(origin.path("source"), target / "source")
     shutil.copytree(origin.path("release"), target / "release")
+    if judges_dir(origin).is_dir():
+        shutil.copytree(judges_dir(origin), target / "judges")
     course = Course(target)
     for assignment in course.assignments():
         # records the assignment's cells (hidden tests included) in the scratch gradebook

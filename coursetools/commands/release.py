@@ -17,6 +17,7 @@ import nbformat
 
 from coursetools.course import Course, CourseError
 from coursetools.files import relative_files
+from coursetools.judging.cases import judges_dir
 
 KINDS = ("release", "solution")
 
@@ -28,9 +29,12 @@ def add_arguments(parser):
 
 
 def _scratch_course(course, workdir):
-    """A copy of the course's configuration and source/ in ``workdir``, as a Course."""
+    """A copy of the course's configuration, source/ and judges/ in ``workdir``, as a Course
+    (the solutions' hidden tests are judged there, with a secret of its own)."""
     shutil.copy2(course.root / "nbgrader_config.py", workdir / "nbgrader_config.py")
     shutil.copytree(course.path("source"), workdir / "source")
+    if judges_dir(course).is_dir():
+        shutil.copytree(judges_dir(course), workdir / "judges")
     scratch = Course(workdir)
     scratch.config.CourseDirectory.source_directory = "source"
     return scratch
@@ -43,8 +47,9 @@ def generate(scratch, assignment, execute=True):
     log = scratch.root / f"{assignment}.log"
     scratch.convert(GenerateAssignment, assignment, log=log)
     # Without per-cell timestamps a rebuild of unchanged source leaves solutions/ as it was.
-    config = scratch.derive(**{"Execute.record_timing": False,
-                               **({} if execute else {"Execute.enabled": False})})
+    skip = {"Execute.enabled": False, "InjectHiddenCases.enabled": False,
+            "JudgeHiddenCases.enabled": False}
+    config = scratch.derive(**{"Execute.record_timing": False, **({} if execute else skip)})
     scratch.convert(GenerateSolution, assignment, config=config, log=log)
 
 

@@ -1,12 +1,16 @@
-"""A tiny stand-in nbgrader course for the autograder's tests (no TensorFlow: ~1 s a notebook).
+"""The quick course: a small nbgrader course that grades in a second, for the tools' tests.
 
-``make_course(root)`` writes ``<root>/nbgrader_config.py`` (the repository's),
-``source/standin/standin.ipynb`` (a locked set-up cell, two solution cells, two test cells
-with visible and hidden tests: 2 + 3 points) and runs nbgrader ``generate_assignment``
-there (``release/`` and ``gradebook.db``). Each test cell imports its own check function,
-as the course's hidden tests do, so a submission that redefines ``check_close`` changes
-nothing. ``submission(course, sigmoid=..., relu=...)`` is the released notebook with the
-blanks filled in, as a student hands it in; ``submit(...)`` puts it in ``submitted/``.
+The real assignment runs TensorFlow (seconds a notebook); this one has a locked set-up
+cell and, per exercise, a solution cell and a test cell with a visible test and a hidden
+one judged by the grader (``judges/standin.py``, written beside ``source/``): ``sigmoid``
+(2 points) and ``relu`` (3 points). ``make_course(root)`` writes
+``<root>/nbgrader_config.py`` (the repository's), ``source/standin/standin.ipynb`` and the
+judge, and runs nbgrader ``generate_assignment`` there (``release/`` and ``gradebook.db``);
+``make_course(root, exercises=("sigmoid",))`` makes a one-exercise course. Each test cell
+imports its own check function, as the course's tests do, so a submission that redefines
+``check_close`` changes nothing. ``submission(course, sigmoid=..., relu=...)`` is the
+released notebook with the blanks filled in, as a student hands it in; ``submit(...)`` puts
+it in ``submitted/``.
 """
 
 import hashlib
@@ -25,30 +29,56 @@ from coursetools.course import Course
 ASSIGNMENT = "standin"
 NOTEBOOK = "standin"
 MAX_SCORE = 5.0
+HIDDEN_CANARY = "HIDDEN_CANARY_q7Zx"  # appears only inside a hidden-test block
 
 SIGMOID = "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n"
 RELU = "def relu(z):\n    return np.maximum(z, 0.0)\n"
 WRONG_SIGMOID = "def sigmoid(z):\n    return z\n"
 WRONG_RELU = "def relu(z):\n    return np.abs(z)\n"
+CORRECT = SIGMOID
+WRONG_HIDDEN = "def sigmoid(z):\n    return 0.5 + 0 * z\n"  # passes the visible test only
+
+
+def _hidden(test_id, function):
+    return (f"### BEGIN HIDDEN TESTS\n# {HIDDEN_CANARY}: judged by the grader (judges/standin.py)\n"
+            "from nnscratch.hidden import run_hidden_cases\n"
+            f"run_hidden_cases({test_id!r}, {{{function!r}: {function}}})\n"
+            "### END HIDDEN TESTS\n")
+
 
 TEST_SIGMOID = """\
 from nnscratch.testing import check_close
-_ = check_close(sigmoid(np.array([0.0])), [0.5], name="sigmoid(0)")
-### BEGIN HIDDEN TESTS
-_ = check_close(sigmoid(np.array([[-1.0, 2.0, 0.5]])),
-                [[0.2689414213699951, 0.8807970779778823, 0.6224593312018546]],
-                name="sigmoid", show_expected=False)
-### END HIDDEN TESTS
-"""
+_ = check_close(sigmoid(np.array([0.0])), [0.5], name="sigmoid(0)",
+                hint="sigmoid(0) should be 0.5")
+""" + _hidden("test_sigmoid", "sigmoid")
 
 TEST_RELU = """\
 from nnscratch.testing import check_close
 _ = check_close(relu(np.array([1.5])), [1.5], name="relu(1.5)")
-### BEGIN HIDDEN TESTS
-_ = check_close(relu(np.array([[-2.0, 0.0, 3.0], [4.0, -0.5, 1.0]])),
-                [[0.0, 0.0, 3.0], [4.0, 0.0, 1.0]], name="relu", show_expected=False)
-### END HIDDEN TESTS
-"""
+""" + _hidden("test_relu", "relu")
+
+JUDGE = '''"""The quick course's hidden tests, judged by the grader."""
+
+import numpy as np
+
+from coursetools.judging import Case, close, hidden_test
+
+
+@hidden_test("test_sigmoid")
+def sigmoid_cases(rng):
+    inputs = [np.array([[-1.0, 2.0, 0.5]]), rng.uniform(-6, 6, size=(3, 4))]
+    return [Case("sigmoid", (x,), close(1 / (1 + np.exp(-x)), atol=1e-9),
+                 f"z of shape {x.shape}", ("z",)) for x in inputs]
+
+
+@hidden_test("test_relu")
+def relu_cases(rng):
+    inputs = [np.array([[-2.0, 0.0, 3.0], [4.0, -0.5, 1.0]]), rng.normal(size=(4, 3))]
+    return [Case("relu", (x,), close(np.maximum(x, 0.0), atol=1e-12),
+                 f"z of shape {x.shape}", ("z",)) for x in inputs]
+'''
+
+EXERCISES = {"sigmoid": (SIGMOID, TEST_SIGMOID, 2), "relu": (RELU, TEST_RELU, 3)}
 
 
 def _meta(grade_id, *, grade=False, solution=False, locked=False, points=None):
@@ -69,16 +99,14 @@ def _test(grade_id, source, points):
     return new_code_cell(source, metadata=_meta(grade_id, grade=True, locked=True, points=points))
 
 
-def source_notebook():
-    return new_source_notebook([
-        new_markdown_cell("# Stand-in assignment\nImplement `sigmoid` and `relu`."),
-        new_code_cell("import numpy as np\nimport nnscratch.testing  # binds its references now",
-                      metadata=_meta("setup", locked=True)),
-        _solution("sigmoid", SIGMOID),
-        _test("test_sigmoid", TEST_SIGMOID, 2),
-        _solution("relu", RELU),
-        _test("test_relu", TEST_RELU, 3),
-    ])
+def source_notebook(exercises=tuple(EXERCISES)):
+    cells = [new_markdown_cell(f"# Quick assignment\nImplement {', '.join(exercises)}."),
+             new_code_cell("import numpy as np\nimport nnscratch.testing",
+                           metadata=_meta("setup", locked=True))]
+    for name in exercises:
+        solution, test, points = EXERCISES[name]
+        cells += [_solution(name, solution), _test(f"test_{name}", test, points)]
+    return new_source_notebook(cells)
 
 
 def new_source_notebook(cells):
@@ -91,22 +119,27 @@ def new_source_notebook(cells):
     return nb
 
 
-def generate_course(root, assignment, filename, nb):
+def generate_course(root, assignment, filename, nb, judge=""):
     """``root`` as a course with the repository's nbgrader_config.py whose ``assignment`` is
-    the notebook ``nb`` (saved as ``filename``), generated by nbgrader; returns ``root``."""
+    the notebook ``nb`` (saved as ``filename``) judged by the module text ``judge``,
+    generated by nbgrader; returns ``root``."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy2(COURSE_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
     folder = root / "source" / assignment
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, folder / filename)
+    if judge:
+        (root / "judges").mkdir(exist_ok=True)
+        (root / "judges" / f"{assignment}.py").write_text(judge)
     Course(root).nbgrader("generate_assignment", assignment, "--force")
     return root
 
 
-def make_course(root):
-    """Write the stand-in course into ``root`` and generate its release; returns ``root``."""
-    return generate_course(root, ASSIGNMENT, f"{NOTEBOOK}.ipynb", source_notebook())
+def make_course(root, exercises=tuple(EXERCISES)):
+    """Write the quick course into ``root`` and generate its release; returns ``root``."""
+    return generate_course(root, ASSIGNMENT, f"{NOTEBOOK}.ipynb", source_notebook(exercises),
+                           JUDGE)
 
 
 def copy_course(template, target):
@@ -121,7 +154,7 @@ def released(course):
 
 
 def submission(course, sigmoid=SIGMOID, relu=RELU):
-    """The released notebook with its two blanks filled (``None`` leaves a blank as released)."""
+    """The released notebook with its blanks filled (``None`` leaves a blank as released)."""
     nb = released(course)
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
