@@ -78,11 +78,33 @@ def moons(n, noise, rng):
 
 
 def train(Xb, y, weights, epochs=EPOCHS, lr=LR):
-    wH, wO = weights
+    """Gradient descent with the summed loss, fused for speed (the grader trains once per
+    student): the output delta of a sigmoid with the log loss is p - y."""
+    wH, wO = (np.array(w, dtype=float) for w in weights)
+    hidden_b = np.ones((Xb.shape[0], wH.shape[1] + 1))
     for _ in range(epochs):
-        out1, out2 = feed_forward(Xb, wH, wO)
-        wH, wO = backprop(wH, wO, out1, out2, y, Xb, lr)
+        hidden = 1.0 / (1.0 + np.exp(-(Xb @ wH)))
+        hidden_b[:, :-1] = hidden
+        delta_out = 1.0 / (1.0 + np.exp(-(hidden_b @ wO))) - y
+        delta_hidden = hidden * (1.0 - hidden) * (delta_out @ wO[:-1].T)
+        wO = wO - lr * (hidden_b.T @ delta_out)
+        wH = wH - lr * (Xb.T @ delta_hidden)
     return [wH, wO]
+
+
+def _learnable_start(source):
+    """Moons and starting weights from ``source`` from which the reference learns."""
+    for _attempt in range(10):
+        X, y = moons(200, 0.1, source)
+        Xb = add_bias(X)
+        weights = [source.normal(size=(3, 4)), source.normal(size=(5, 1))]
+        if _trains(Xb, y)(train(Xb, y, weights)) is None:
+            break
+    return Xb, y, weights
+
+
+def _trains(Xb, y):
+    return accuracy_at_least(Xb, y, 0.97, predict, [(3, 4), (5, 1)])
 
 
 def _labels(rng, shape):
@@ -195,19 +217,10 @@ def backprop_cases(rng):
 
 @hidden_test("test_training")
 def training_cases(rng):
-    """Training from a fixed and from a secret start, on moons only the grader has; judged
-    by the grader's forward pass. A start is used only if the reference learns from it."""
-    cases = []
-    for source in (np.random.default_rng(7), rng):
-        for _attempt in range(10):
-            X, y = moons(200, 0.1, source)
-            Xb = add_bias(X)
-            weights = [source.normal(size=(3, 4)), source.normal(size=(5, 1))]
-            trained = train(Xb, y, [w.copy() for w in weights])
-            if accuracy_at_least(Xb, y, 0.97, predict, [(3, 4), (5, 1)])(trained) is None:
-                break
-        cases.append(Case("train", (Xb, y, weights, EPOCHS, LR),
-                          accuracy_at_least(Xb, y, 0.97, predict, [(3, 4), (5, 1)]),
-                          f"{EPOCHS} epochs at LR = {LR} on 200 points", ("X", "y", "weights"),
-                          unchanged=False))
-    return cases
+    """Training from a secret start on moons only the grader has (the visible test trains
+    from the notebook's start), judged by the grader's forward pass. A start is used only if
+    the reference learns from it."""
+    Xb, y, weights = _learnable_start(rng)
+    return [Case("train", (Xb, y, weights, EPOCHS, LR), _trains(Xb, y),
+                 f"{EPOCHS} epochs at LR = {LR} on 200 secret points", ("X", "y", "weights"),
+                 unchanged=False)]

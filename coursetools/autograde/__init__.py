@@ -46,10 +46,13 @@ results.json::
                                 | "error",
                       "reason": str (a sentence, "" when fine), "flags": [str],
                       "score": float | null (null: the tool failed), "max_score": float,
-                      "seconds": float, "peak_rss_mib": float (its kernel's sandbox),
+                      "seconds": float, "judge_seconds": float (of which judging),
+                      "peak_rss_mib": float (its kernel's sandbox),
                       "grader_rss_mib": float (the grading worker's own peak so far),
                       "tests": [{"notebook": str, "grade_id": str, "points": float,
-                                 "max_points": float, "passed": bool}]}]}
+                                 "max_points": float, "passed": bool}],
+                      "judged": [{"test": str, "passed": bool, "cases": int,
+                                  "failed": int, "message": str}]}]}
 """
 
 from coursetools.autograde.engine import autograde

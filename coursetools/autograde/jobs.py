@@ -62,6 +62,7 @@ class SubmissionResult:
     notebooks: list = field(default_factory=list)  # the assignment's notebooks it holds
     executed: str | None = None  # folder of its executed notebooks (None: nothing to record)
     seconds: float = 0.0  # wall time of its phase 1
+    judge_seconds: float = 0.0  # of which drawing its hidden cases and judging them
     peak_rss: int = 0  # bytes: its kernel's sandbox at its largest
     grader_peak_rss: int = 0  # bytes: the grading worker's own peak so far
     # from the gradebook, after recording
@@ -81,6 +82,7 @@ class SubmissionResult:
             "student": self.student, "status": self.status, "reason": self.reason,
             "flags": list(self.flags), "score": self.score, "max_score": self.max_score,
             "seconds": round(float(self.seconds or 0.0), 3),
+            "judge_seconds": round(self.judge_seconds, 3),
             "tests": [vars(test).copy() for test in self.tests],
             "judged": [verdict.public() for verdict in self.judged],
             "peak_rss_mib": round(self.peak_rss / 1024**2, 1),

@@ -88,11 +88,12 @@ def _preprocessors(converter, slot_dir, uid):
         ClearOutput, restore, dedupe, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
     # the hidden inputs go in after OverwriteCells restored the test cells, and the verdicts
     # are written before SaveAutoGrades scores them
+    inject = InjectHiddenCases(parent=parent)
     converter.autograde_preprocessors = [
-        InjectHiddenCases(parent=parent), execute, judge, IgnorePattern,
-        ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
-        CheckCellMetadata]
-    return {"execute": execute, "sanitize": (restore, dedupe), "judge": judge}
+        inject, execute, judge, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    return {"execute": execute, "sanitize": (restore, dedupe), "judge": judge,
+            "inject": inject}
 
 
 def _config(job, course_dir, slot_dir):
@@ -232,6 +233,7 @@ def _grade(job, result, scratch, logger):
     for stage in stages["sanitize"]:
         result.flags.extend(f for f in stage.findings if f not in result.flags)
     result.judged = list(stages["judge"].verdicts)
+    result.judge_seconds = stages["inject"].seconds + stages["judge"].seconds
     result.flags.extend(f"{v.message} (looks forged)" for v in result.judged if v.suspicious)
     runs = stages["execute"].runs
     for run in runs:

@@ -11,6 +11,7 @@ report         ``report``: rebuild the class report from results.json
 demo           ``demo``: the whole loop on the bundled example class (``example_class``)
 bench          ``bench``: autograde speed against stock nbgrader
 catalogue      ``catalogue``: grade the catalogue of student implementations
+secret         ``secret``: show or rotate the course's grading secret
 =============  ======================================================================
 
 Each module has a docstring (its ``--help``), ``add_arguments(parser)`` and

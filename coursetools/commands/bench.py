@@ -151,6 +151,10 @@ def measure(origin, assignment=example_class.ASSIGNMENT, n=8, jobs=None, serial=
         per = sum(s["seconds"] for s in results["submissions"]) / n
         how = f"mean of per-submission seconds, jobs {results['jobs']}"
     print(_row(f"engine per submission ({how})", f"{per:.1f} s"))
+    judging = sum(s.get("judge_seconds", 0.0) for s in results["submissions"])
+    busy = sum(s["seconds"] for s in results["submissions"])
+    print(_row("  of which the grader's judging of hidden tests (parallel run)",
+               f"{judging / n:.2f} s", "<= 5%", judging <= 0.05 * busy))
     print(_row("  ratio to bare execution", f"{per / bare:.2f}x",
                f"<= {TARGET_OVERHEAD}x", per / bare <= TARGET_OVERHEAD))
     where = "jobs=1 engine run" if memory is not bare_memory else "bare execution"

@@ -13,6 +13,7 @@ course's secret, the student and the test) and returns the test's :class:`Case` 
 Fixed edge cases go in the same list; they are the same for everyone.
 """
 
+import functools
 import importlib.util
 import json
 from dataclasses import dataclass
@@ -55,16 +56,25 @@ def judges_dir(course):
 
 
 def load_judge(path):
-    """``{test id: cases function}`` of the judge module at ``path`` ({} when there is none)."""
-    path = Path(path)
+    """``{test id: cases function}`` of the judge module at ``path`` ({} when there is none).
+
+    A module is loaded once per process while its file is unchanged: a worker grades many
+    submissions, and a judge may cache what is the same for every student."""
+    path = Path(path).resolve()
     if not path.is_file():
         return {}
-    name = f"coursetools_judge_{path.stem}_{abs(hash(str(path.resolve())))}"
+    stat = path.stat()
+    return dict(_load(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=16)
+def _load(path, _mtime, _size):
+    name = f"coursetools_judge_{Path(path).stem}_{abs(hash(path))}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return {fn.hidden_test: fn for fn in vars(module).values()
-            if callable(fn) and isinstance(getattr(fn, "hidden_test", None), str)}
+    return tuple((fn.hidden_test, fn) for fn in vars(module).values()
+                 if callable(fn) and isinstance(getattr(fn, "hidden_test", None), str))
 
 
 def draw(cases_function, rng):

@@ -8,6 +8,7 @@ cell's source back as it was.
 """
 
 import secrets
+import time
 from pathlib import Path
 
 from nbgrader import utils
@@ -58,7 +59,18 @@ class InjectHiddenCases(NbGraderPreprocessor):
             return bytes.fromhex(self.secret)
         return load_or_create(self._root() / self.secret_file)
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seconds = 0.0  # spent drawing cases and computing their references
+
     def preprocess(self, nb, resources):
+        started = time.perf_counter()
+        try:
+            return self._inject(nb, resources)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _inject(self, nb, resources):
         info = resources["nbgrader"]
         tests = hidden.load_judge(self._root() / self.judges_directory
                                   / f"{info['assignment']}.py")
