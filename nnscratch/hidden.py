@@ -61,4 +61,5 @@ def run_hidden_cases(test_id, functions):
             payload = dict(base, case=case["id"],
                            raised=f"{type(exc).__name__}: {exc}"[:500])
         _publish(payload)
-    print(f"hidden tests: {len(request['cases'])} cases sent to the grader")
+    count = len(request["cases"])
+    print(f"hidden tests: {count} case{'s' if count != 1 else ''} sent to the grader")

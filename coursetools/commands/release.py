@@ -49,7 +49,10 @@ def generate(scratch, assignment, execute=True):
     # Without per-cell timestamps a rebuild of unchanged source leaves solutions/ as it was.
     skip = {"Execute.enabled": False, "InjectHiddenCases.enabled": False,
             "JudgeHiddenCases.enabled": False}
-    config = scratch.derive(**{"Execute.record_timing": False, **({} if execute else skip)})
+    # (the kernel's own start-up warnings would only clutter the terminal)
+    config = scratch.derive(**{"Execute.record_timing": False,
+                               "Execute.extra_arguments": ["--IPKernelApp.log_level=ERROR"],
+                               **({} if execute else skip)})
     scratch.convert(GenerateSolution, assignment, config=config, log=log)
 
 

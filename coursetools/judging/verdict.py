@@ -125,5 +125,6 @@ def judge(test_id, nonce, cases, payloads):
         more = f" ({len(failures)} of {total} hidden cases failed)" if len(failures) > 1 else ""
         return Verdict(test_id, False, total, len(failures),
                        f"hidden test failed: {failures[0]}{more}")
+    cases = f"all {total} cases" if total != 1 else "its case"
     return Verdict(test_id, True, total, 0,
-                   f"hidden tests: all {total} cases passed (checked by the grader)")
+                   f"hidden tests: {cases} passed (checked by the grader)")
