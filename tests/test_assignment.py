@@ -14,6 +14,7 @@
 import ast
 import os
 import re
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -314,3 +315,46 @@ def test_check_accuracy_counts_right_predictions_and_nan_as_wrong():
         check_accuracy([[0.9], [float("nan")], [0.7], [0.4]], labels, 1.0)
     with pytest.raises(CheckFailed, match="shape"):
         check_accuracy([0.9, 0.2, 0.7, 0.4], labels, 0.5)
+
+
+# ---------------------------------------------------------------------------
+# hints teach without handing out the answer
+
+
+def _normalized(text):
+    return re.sub(r"\s+", "", text).replace("np.", "")
+
+
+def _solution_expressions(nb):
+    """Every call, operation, index or tuple of the solutions' code, normalized."""
+    found = set()
+    for cell in nb.cells:
+        if not _nbgrader(cell).get("solution") or cell.cell_type != "code":
+            continue
+        code = cell.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+        code = textwrap.dedent(code)
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, (ast.Call, ast.BinOp, ast.UnaryOp, ast.Subscript, ast.Tuple,
+                                 ast.Attribute)):
+                segment = _normalized(ast.get_source_segment(code, node) or "")
+                if len(segment) >= 7:
+                    found.add(segment)
+    return found
+
+
+def _hints(nb):
+    for cell in _test_cells(nb):
+        tree = ast.parse(_python(cell.source))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.keyword) and node.arg == "hint":
+                yield cell.id, ast.literal_eval(node.value)
+
+
+def test_no_hint_contains_an_expression_of_a_solution(source_nb):
+    expressions = _solution_expressions(source_nb)
+    assert len(expressions) > 20  # the check looks at something
+    hints = list(_hints(source_nb))
+    assert len(hints) >= 15
+    leaks = [(cell_id, hint, e) for cell_id, hint in hints for e in expressions
+             if e in _normalized(hint)]
+    assert not leaks, leaks

@@ -1,6 +1,8 @@
 """The helper package students import: data, plots, gradient check, test-cell checks."""
 
 import builtins
+import re
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -12,6 +14,7 @@ import nnscratch
 from nnscratch import testing
 
 matplotlib.use("Agg")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_moons_shapes_and_labels():
@@ -185,3 +188,59 @@ def test_check_close_relative_tolerance_scales_with_the_expected_value():
         testing.check_close([1000.0005], [1000.0], atol=1e-6)
     with pytest.raises(AssertionError):
         testing.check_close([1.0005], [1.0], atol=1e-6, rtol=1e-6)
+
+
+def test_check_close_names_the_first_wrong_entry_by_row_and_column():
+    got = np.array([[1.0, 2.0, 2.0], [3.0, 4.0, 4.0]])
+    with pytest.raises(AssertionError) as failure:
+        testing.check_close(got, [[1.0, 2.0, 1.0], [9.0, 4.0, 1.0]], name="add_bias(X)")
+    message = str(failure.value)
+    assert message.startswith("add_bias(X) is wrong at row 0, column 2: got 2, expected 1.")
+    assert "    [[1, 2, 2],\n     [3, 4, 4]]" in message  # small matrices shown as rows
+    with pytest.raises(AssertionError, match="at index 1: got 5"):
+        testing.check_close([1.0, 5.0, 7.0], [1.0, 2.0, 3.0])  # the first, not the worst
+
+
+def test_a_failing_check_shows_the_test_line_not_the_checks_frames():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    with capture_output() as captured:
+        shell.run_cell("from nnscratch.testing import check_close\n"
+                       "check_close([0.27], [0.5], name='sigmoid(0)', hint='sign?')")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", captured.stdout + captured.stderr)  # no colours
+    assert "check_close([0.27]" in text and "sigmoid(0) is wrong" in text
+    assert "testing.py" not in text and "_fail(" not in text
+
+
+def test_progress_lists_passed_failing_not_attempted_and_empty_answers(tmp_path, capsys):
+    import nbformat
+
+    from nnscratch.progress import show_progress
+
+    release = ROOT / "release" / "nn_from_scratch" / "nn_from_scratch.ipynb"
+    nb = nbformat.read(release, as_version=4)
+    code = {"add_bias": "def add_bias(X):\n    return np.hstack([X, np.ones((len(X), 1))])",
+            "sigmoid": "def sigmoid(x):\n    return 1 / (1 + np.exp(x))"}
+    namespace = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.id == "imports" or meta.get("solution") and cell.cell_type == "code":
+            source = code.get(cell.id, cell.source)
+            cell.source = source
+            exec("\n".join(x for x in source.splitlines() if not x.startswith("%")), namespace)
+        if cell.id == "recap_observations":
+            cell.source = "50 observations, 2 features."
+    nbformat.write(nb, tmp_path / "nn.ipynb")
+    statuses = {s.name: s for s in show_progress(str(tmp_path / "nn.ipynb"), namespace)}
+    out = capsys.readouterr().out
+    assert statuses["add_bias"].state == "passed"
+    assert statuses["sigmoid"].state == "failing"
+    assert statuses["sigmoid"].detail.startswith("sigmoid(a) is wrong at index 0")
+    assert statuses["backprop"].state == "not attempted"
+    assert statuses["recap_observations"].state == "answered"
+    assert statuses["recap_logreg_fails"].state == "empty"
+    assert "1 of 8 visible tests pass" in out and "recap_logreg_fails" in out
+    assert "not in this folder" in (show_progress(str(tmp_path / "missing.ipynb"), {}) or
+                                    capsys.readouterr().out)
