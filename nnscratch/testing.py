@@ -98,8 +98,9 @@ def _format(values, limit=8):
     return f"[{shown}{', ...' if _len(values) > limit else ''}]"
 
 
-def _where(index, shape):
-    """``at row 1, column 2`` for a matrix, ``at index 3`` for a vector."""
+def where(index, shape):
+    """`` at row 1, column 2`` (a matrix) or `` at index 3`` (a vector) for the flat
+    ``index`` of an array of ``shape``; the grader's messages use it too."""
     position = []
     for size in reversed(shape):
         position.insert(0, index % size)
@@ -162,7 +163,7 @@ def check_close(value, expected, name="the result", atol=1e-6, hint="", show_exp
         tolerance = atol + rtol * (w if w >= 0 else -w)
         if -tolerance <= g - w <= tolerance:  # NaN compares false: a NaN is never close
             continue
-        message = f"{name} is wrong{_where(i, shape)}: got {_number(g)}"
+        message = f"{name} is wrong{where(i, shape)}: got {_number(g)}"
         if show_expected:
             message += f", expected {_number(w)}."
             message += _shown("got", got, shape) + _shown("expected", want, shape)

@@ -7,28 +7,15 @@ position, never the expected value (students read it in their feedback).
 
 import numpy as np
 
+from nnscratch.testing import where
 from nnscratch.wire import Unreadable
 
 
-def where(index):
-    """``at row 1, column 2`` (a matrix), ``at index 3`` (a vector), ``at (0, 1, 2)``."""
-    index = tuple(int(i) for i in index)
-    if not index:
-        return ""
-    if len(index) == 1:
-        return f"at index {index[0]}"
-    if len(index) == 2:
-        return f"at row {index[0]}, column {index[1]}"
-    return f"at {index}"
-
-
 def first_wrong(got, want, atol, rtol=0.0):
-    """The index of the first entry (in reading order) of ``got`` that is not within
+    """The flat index of the first entry (in reading order) of ``got`` that is not within
     ``atol + rtol * |want|`` of ``want``, or None. NaN is never close."""
     bad = ~(np.abs(got - want) <= atol + rtol * np.abs(want))
-    if not bad.any():
-        return None
-    return np.unravel_index(int(np.argmax(bad)), want.shape)
+    return int(np.argmax(bad)) if bad.any() else None
 
 
 def as_numbers(result):
@@ -59,8 +46,8 @@ def close(expected, atol=1e-6, rtol=0.0):
         index = first_wrong(got, want, atol, rtol)
         if index is None:
             return None
-        at = f" {where(index)}" if index else ""
-        return f"is wrong{at}: it returned {got[index]:.6g} (the expected value is not shown)"
+        return (f"is wrong{where(index, want.shape)}: it returned {got.flat[index]:.6g} "
+                "(the expected value is not shown)")
 
     return check
 

@@ -8,7 +8,6 @@ cell's source back as it was.
 """
 
 import secrets
-import time
 from pathlib import Path
 
 from nbgrader import utils
@@ -17,6 +16,7 @@ from traitlets import Unicode
 
 from coursetools.judging import cases as hidden
 from coursetools.judging.secret import SECRET_FILE, case_rng, load_or_create
+from coursetools.preprocessors.timed import Timed
 
 BEGIN = "BEGIN HIDDEN TESTS"
 
@@ -40,7 +40,7 @@ def inject(source, request):
     return None
 
 
-class InjectHiddenCases(NbGraderPreprocessor):
+class InjectHiddenCases(Timed, NbGraderPreprocessor):
     """Draw each judged test's hidden cases and hand their inputs to the kernel."""
 
     judges_directory = Unicode("judges", help="folder of the judge modules "
@@ -59,18 +59,7 @@ class InjectHiddenCases(NbGraderPreprocessor):
             return bytes.fromhex(self.secret)
         return load_or_create(self._root() / self.secret_file)
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.seconds = 0.0  # spent drawing cases and computing their references
-
-    def preprocess(self, nb, resources):
-        started = time.perf_counter()
-        try:
-            return self._inject(nb, resources)
-        finally:
-            self.seconds += time.perf_counter() - started
-
-    def _inject(self, nb, resources):
+    def timed_preprocess(self, nb, resources):
         info = resources["nbgrader"]
         tests = hidden.load_judge(self._root() / self.judges_directory
                                   / f"{info['assignment']}.py")

@@ -8,13 +8,12 @@ that says so. An ``execute_result`` in such a cell becomes plain display output:
 would read partial credit from it, and code in the kernel can publish one.
 """
 
-import time
-
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from coursetools.judging.verdict import Verdict, judge
 from coursetools.preprocessors.inject_hidden_cases import judged_test_id
+from coursetools.preprocessors.timed import Timed
 from nnscratch.wire import RESULT_MIME
 
 
@@ -32,22 +31,14 @@ def _split(outputs):
     return payloads, kept
 
 
-class JudgeHiddenCases(NbGraderPreprocessor):
+class JudgeHiddenCases(Timed, NbGraderPreprocessor):
     """Judge each prepared test cell from what its kernel sent back."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.verdicts = []  # a Verdict per judged test, in the order judged
-        self.seconds = 0.0  # spent judging
 
-    def preprocess(self, nb, resources):
-        started = time.perf_counter()
-        try:
-            return self._judge(nb, resources)
-        finally:
-            self.seconds += time.perf_counter() - started
-
-    def _judge(self, nb, resources):
+    def timed_preprocess(self, nb, resources):
         plans = resources.get("hidden_cases", {})
         for cell in nb.cells:
             test_id = judged_test_id(cell)
