@@ -70,10 +70,25 @@ feedback: $(RUNTIME_STAMP) ## generate feedback HTML for graded submissions [ASS
 report: $(RUNTIME_STAMP) ## rebuild the class report from results.json [ASSIGNMENT=id]
 	$(COURSETOOLS) report $(FOR_ASSIGNMENT)
 
+# Jupyter refuses to run as root without --allow-root (containers often are root).
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# The student's own copy in work/ first (never overwritten: release/ is regenerated), then
 # Binder's student configuration (binder/jupyter_config), and inline plots rather than Agg.
-lab: $(RUNTIME_STAMP) ## start JupyterLab on the course (students working locally)
+lab: $(RUNTIME_STAMP) ## start JupyterLab on your own copy of the course in work/ (students)
+	$(BIN)/python -m nnscratch.workspace
 	JUPYTER_CONFIG_PATH=$(CURDIR)/binder/jupyter_config MPLBACKEND= \
-		$(BIN)/jupyter lab --notebook-dir=. notebooks/index.ipynb
+		$(BIN)/jupyter lab $(ALLOW_ROOT) --notebook-dir=. notebooks/index.ipynb
 
 bench: $(RUNTIME_STAMP) ## print autograde speed against stock nbgrader
 	$(COURSETOOLS) bench $(FOR_ASSIGNMENT)
+
+# Grading by hand: the instructor's configuration (binder/instructor_config), localhost only,
+# a new token each start; the URL to open is printed. Then `make export`.
+PORT ?=
+.PHONY: formgrade export
+formgrade: $(RUNTIME_STAMP) ## JupyterLab with nbgrader's formgrader, to grade written answers [PORT=n]
+	$(COURSETOOLS) formgrade $(if $(PORT),--port $(PORT)) $(if $(filter 0,$(shell id -u)),--allow-root)
+
+export: $(RUNTIME_STAMP) ## after grading by hand: grades.csv and the feedback [ASSIGNMENT=id]
+	$(COURSETOOLS) export $(FOR_ASSIGNMENT)

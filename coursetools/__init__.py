@@ -3,6 +3,7 @@
 ::
 
     source/<a>/*.ipynb  --release-->  release/<a>/ (students) + solutions/<a>/ (executed)
+    release/<a>/  --nnscratch.workspace-->  work/<a>/ (the student's own copy, never written)
     LMS ZIP  --collect-->  submitted/<student>/<a>/
     submitted/  --autograde-->  autograded/ + gradebook + grades.csv + reports/<a>/
     autograded/  --feedback-->  feedback/<student>/<a>/*.html
@@ -25,11 +26,13 @@ where                          what
                                KernelManager), ``limits`` (every resource limit)
 ``preprocessors/``             nbgrader preprocessors, one a file (sandboxed execution,
                                metadata repair, hidden tests out of feedback)
-``report/``                    the class report: ``plots`` and the page
+``report/``                    the class report: ``plots``, ``links`` and the page
+``cell_names.py``              a cell named by its test or function, never its position
 ``catalogue/``                 the harness that grades the catalogue of student
                                implementations (``tests/catalogue/``)
 ``example_class.py``           the bundled example class (demo, bench, tests)
 ``files.py``, ``measure.py``   copying untrusted folders; bench's probes
+``backup.py``                  a copy of an edited generated file before a rebuild
 =============================  ==============================================================
 
 Where to add: a resource limit, a trait of ``sandbox/limits.py``'s ``GradingLimits`` (and

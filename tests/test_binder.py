@@ -30,16 +30,18 @@ ROOT = Path(__file__).resolve().parent.parent
 BINDER = ROOT / "binder"
 CONFIG = BINDER / "jupyter_config"
 
-STUDENT_SERVER = {
+STUDENT_SERVER = {"nbgrader.server_extensions.validate_assignment"}
+# Off for students: the instructor's tools, and the assignment list, which needs a JupyterHub
+# exchange that Binder and a laptop do not have (it would only show errors there).
+OFF_SERVER = {
     "nbgrader.server_extensions.assignment_list",
-    "nbgrader.server_extensions.validate_assignment",
-}
-INSTRUCTOR_SERVER = {
     "nbgrader.server_extensions.formgrader",
     "nbgrader.server_extensions.course_list",
 }
-STUDENT_LAB = {"@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:validate-assignment"}
-INSTRUCTOR_LAB = {
+STUDENT_LAB = {"@jupyter/nbgrader:validate-assignment"}
+OFF_LAB = {
+    "@jupyter/nbgrader:assignment-list",
+    "@jupyter/nbgrader:menu",
     "@jupyter/nbgrader:formgrader",
     "@jupyter/nbgrader:course-list",
     "@jupyter/nbgrader:create-assignment",
@@ -137,11 +139,17 @@ def binder_prefix(tmp_path_factory):
     stub.chmod(0o755)
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
            "NB_PYTHON_PREFIX": str(prefix)}
+    # postBuild works in the repository it runs in (work/ is made there): a copy of its parts
+    repository = tmp / "repository"
+    for name in ("binder", "release"):
+        shutil.copytree(ROOT / name, repository / name)
     result = subprocess.run(
-        ["./binder/postBuild"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        ["./binder/postBuild"], cwd=repository, env=env, capture_output=True, text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    return {"prefix": prefix, "pip": log.read_text().splitlines(), "tmp": tmp}
+    return {"prefix": prefix, "pip": log.read_text().splitlines(), "tmp": tmp,
+            "repository": repository}
 
 
 def test_postbuild_installs_the_helper_package(binder_prefix):
@@ -149,6 +157,16 @@ def test_postbuild_installs_the_helper_package(binder_prefix):
         call.split()[:3] == ["-m", "pip", "install"] and call.split()[-2:] == ["-e", "."]
         for call in binder_prefix["pip"]
     ), binder_prefix["pip"]
+
+
+def test_postbuild_makes_the_students_own_copy(binder_prefix):
+    repository = binder_prefix["repository"]
+    released = sorted(p.relative_to(repository / "release")
+                      for p in (repository / "release").rglob("*.ipynb"))
+    assert released
+    for path in released:
+        work = repository / "work" / path
+        assert work.read_bytes() == (repository / "release" / path).read_bytes(), path
 
 
 def test_postbuild_installs_the_student_config(binder_prefix):
@@ -160,14 +178,14 @@ def test_postbuild_installs_the_student_config(binder_prefix):
             assert installed[section] == {**installed[section], **values}, source.name
 
 
-def test_config_names_the_instructor_extensions_off_and_the_student_ones_on():
+def test_config_names_the_extensions_off_and_the_student_ones_on():
     server = json.loads((CONFIG / "jupyter_server_config.json").read_text())
     enabled = server["ServerApp"]["jpserver_extensions"]
     assert {name for name, on in enabled.items() if on} == STUDENT_SERVER
-    assert {name for name, on in enabled.items() if not on} == INSTRUCTOR_SERVER
+    assert {name for name, on in enabled.items() if not on} == OFF_SERVER
     page = json.loads((CONFIG / "labconfig" / "page_config.json").read_text())
     disabled = {name for name, off in page["disabledExtensions"].items() if off}
-    assert {name for name in disabled if name.startswith("@jupyter/nbgrader:")} == INSTRUCTOR_LAB
+    assert {name for name in disabled if name.startswith("@jupyter/nbgrader:")} == OFF_LAB
     assert not disabled & STUDENT_LAB
 
 
@@ -201,9 +219,9 @@ def test_jupyter_reads_the_installed_config_as_binder_would(binder_prefix):
     ).stdout
     effective = json.loads(out.strip().splitlines()[-1])
     assert effective["server"] == {
-        **dict.fromkeys(STUDENT_SERVER, True), **dict.fromkeys(INSTRUCTOR_SERVER, False)
+        **dict.fromkeys(STUDENT_SERVER, True), **dict.fromkeys(OFF_SERVER, False)
     }
-    assert INSTRUCTOR_LAB <= set(effective["disabled"])
+    assert OFF_LAB <= set(effective["disabled"])
     assert not STUDENT_LAB & set(effective["disabled"])
     assert "@jupyter/nbgrader" in effective["lab"], "nbgrader's lab extension is not installed"
 
@@ -213,3 +231,23 @@ def test_make_lab_uses_the_same_config():
     assert recipe, "no lab target in the Makefile"
     assert "JUPYTER_CONFIG_PATH=$(CURDIR)/binder/jupyter_config" in recipe.group(1)
     assert "notebooks/index.ipynb" in recipe.group(1)
+    # the student's own copy first: JupyterLab opens the index, which links to work/
+    assert recipe.group(1).index("nnscratch.workspace") < recipe.group(1).index("jupyter lab")
+
+
+def lab_command(as_nobody=False):
+    """The `jupyter lab` line `make lab` would run, as this user or as uid 65534."""
+    become = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if as_nobody else []
+    out = subprocess.run([*become, "make", "-s", "-n", "lab"], cwd=ROOT, capture_output=True,
+                         text=True, check=True, timeout=60).stdout
+    return next(line for line in out.splitlines() if "jupyter lab" in line)
+
+
+def test_make_lab_allows_root_only_for_root():
+    if os.geteuid() != 0:
+        assert "--allow-root" not in lab_command()
+        pytest.skip("not root: the root half needs root")
+    assert "--allow-root" in lab_command()
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv (util-linux) is needed to run make as another user")
+    assert "--allow-root" not in lab_command(as_nobody=True)

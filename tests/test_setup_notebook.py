@@ -6,6 +6,7 @@ import fail the way a missing or broken install does.
 """
 
 import re
+import shutil
 from pathlib import Path
 
 import nbclient
@@ -16,6 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SETUP = NOTEBOOKS / "00_setup_check.ipynb"
 INDEX = NOTEBOOKS / "index.ipynb"
+RELEASED = "release/nn_from_scratch/nn_from_scratch.ipynb"
+WORK_COPY = "work/nn_from_scratch/nn_from_scratch.ipynb"
 CARD = ["numpy", "scipy", "matplotlib", "sklearn", "tensorflow", "keras", "nbgrader", "jupyterlab"]
 REQUIREMENTS_FIX = (
     "run `pip install -r requirements.txt` in the course folder (or `make lab`), "
@@ -23,9 +26,19 @@ REQUIREMENTS_FIX = (
 )
 
 
-def execute(path, env_path=None, monkeypatch=None):
-    """Run the notebook in a fresh kernel from its own folder; return the executed copy."""
+def student_copy(target):
+    """What a student has, copied into ``target`` (the setup check makes work/ there)."""
+    for name in ("notebooks", "release"):
+        shutil.copytree(ROOT / name, target / name)
+    shutil.copy2(ROOT / "requirements.txt", target / "requirements.txt")
+    return target
+
+
+def execute(path, env_path=None, monkeypatch=None, folder=None):
+    """Run the notebook in a fresh kernel from its own folder, or from ``folder`` when the
+    notebook writes there; return the executed notebook."""
     nb = nbformat.read(path, as_version=4)
+    folder = Path(folder or path.parent)
     if monkeypatch is not None:
         # Set by the Makefile, never in a student's kernel: the notebook must do without.
         for name in ("MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS"):
@@ -33,7 +46,7 @@ def execute(path, env_path=None, monkeypatch=None):
         if env_path is not None:
             monkeypatch.setenv("PYTHONPATH", str(env_path))
     client = nbclient.NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     )
     client.execute()
     return nb
@@ -89,15 +102,19 @@ def test_setup_check_covers_the_card_and_the_pinned_python():
 def test_index_links_to_the_setup_check_and_the_assignment():
     text = "\n".join(cell.source for cell in nbformat.read(INDEX, as_version=4).cells)
     links = re.findall(r"\]\(([^)#]+\.ipynb)\)", text)
-    assert links[:2] == ["00_setup_check.ipynb", "../release/nn_from_scratch/nn_from_scratch.ipynb"]
+    assert links[:2] == ["00_setup_check.ipynb", f"../{WORK_COPY}"]
     for link in links:
-        assert (NOTEBOOKS / link).resolve().is_file(), f"index.ipynb links to missing {link}"
+        # work/ is made from release/ (setup check, make lab, Binder): a fresh clone has none
+        target = (NOTEBOOKS / link).resolve().relative_to(ROOT).as_posix()
+        target = target.replace("work/", "release/", 1) if target.startswith("work/") else target
+        assert (ROOT / target).is_file(), f"index.ipynb links to missing {link}"
     assert "Validate" in text and "NotImplementedError" in text
 
 
 @pytest.mark.slow
-def test_setup_check_passes_here(monkeypatch):
-    nb = execute(SETUP, monkeypatch=monkeypatch)
+def test_setup_check_passes_here(monkeypatch, tmp_path):
+    course = student_copy(tmp_path)
+    nb = execute(SETUP, monkeypatch=monkeypatch, folder=course / "notebooks")
     lines = stdout_lines(nb)
     for name in ["python", *CARD, "nnscratch", "plot"]:
         assert check_line(lines, name).startswith("OK"), "\n".join(lines)
@@ -108,6 +125,22 @@ def test_setup_check_passes_here(monkeypatch):
     assert not [o for _, o in outputs(nb, "stream") if o.name == "stderr"], "stderr output"
     images = [c.id for c, o in outputs(nb, "display_data") if "image/png" in o.data]
     assert images == ["check-plot"]
+    # the student's own copy of the assignment, made from release/ and linked from the index
+    made = [line for line in lines if line.startswith("OK    your copy   made ")]
+    assert made == ["OK    your copy   made work/nn_from_scratch/nn_from_scratch.ipynb"], lines
+    work = course / "work" / "nn_from_scratch" / "nn_from_scratch.ipynb"
+    assert work.read_bytes() == (ROOT / RELEASED).read_bytes()
+
+
+@pytest.mark.slow
+def test_setup_check_never_replaces_the_students_copy(monkeypatch, tmp_path):
+    course = student_copy(tmp_path)
+    work = course / "work" / "nn_from_scratch" / "nn_from_scratch.ipynb"
+    work.parent.mkdir(parents=True)
+    work.write_text("my answers")
+    lines = stdout_lines(execute(SETUP, monkeypatch=monkeypatch, folder=course / "notebooks"))
+    assert check_line(lines, "your copy") == "OK    your copy   already in work/ (left as it is)"
+    assert work.read_text() == "my answers"
 
 
 @pytest.fixture
@@ -137,6 +170,7 @@ def test_setup_check_names_the_fix_for_a_missing_package(monkeypatch, stubs):
     # nnscratch needs sklearn: same cause, same fix; the plot waits for both.
     assert f"`No module named 'sklearn'`: {REQUIREMENTS_FIX}" in check_line(lines, "nnscratch")
     assert check_line(lines, "plot").startswith("SKIP")
+    assert check_line(lines, "your copy").startswith("SKIP")
     for name in ["numpy", "tensorflow", "jupyterlab"]:
         assert check_line(lines, name).startswith("OK")
     assert "2 check(s) FAILED: sklearn, nnscratch." in lines

@@ -11,10 +11,12 @@ results are then copied into the course.
 import filecmp
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
 
+from coursetools.backup import edited_files, keep_copies
 from coursetools.course import Course, CourseError
 from coursetools.files import relative_files
 from coursetools.judging.cases import judges_dir
@@ -63,8 +65,12 @@ def _outputs(course, scratch, assignment):
 
 
 def build(course, assignments=None):
-    """Rebuild release/ and solutions/ of ``assignments`` (default: all); print each."""
+    """Rebuild release/ and solutions/ of ``assignments`` (default: all); print each.
+
+    A file there that someone edited is copied to backups/ before it is replaced.
+    """
     course = Course.of(course)
+    stamp = time.strftime("%Y-%m-%dT%H-%M-%S")
     with tempfile.TemporaryDirectory(prefix="nn-release-") as tmp:
         scratch = _scratch_course(course, Path(tmp))
         for assignment in assignments or course.assignments():
@@ -72,6 +78,7 @@ def build(course, assignments=None):
                   flush=True)
             generate(scratch, assignment)
             for _kind, fresh, target in _outputs(course, scratch, assignment):
+                keep_copies(course.root, edited_files(course.root, target, fresh), stamp)
                 shutil.rmtree(target, ignore_errors=True)
                 shutil.copytree(fresh, target)
                 print(f"  wrote {target.relative_to(course.root)}/")

@@ -17,6 +17,8 @@ import nbformat
 import pytest
 from playwright.sync_api import expect
 
+from nnscratch.workspace import ensure_work_copies
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,6 +35,7 @@ CHROMIUM_ARGS = [
 ASSIGNMENT = "nn_from_scratch"
 RELEASED = f"release/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
 FILLED = f"filled/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+WORK = f"work/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"  # the student's own copy (nnscratch.workspace)
 # What a student's copy of the course holds (the setup check reads requirements.txt).
 STUDENT_FILES = [
     "notebooks", "release", "solutions", "nnscratch", "nbgrader_config.py",
@@ -84,6 +87,7 @@ def copy_course(target):
     if released.is_file() and solution.is_file():
         shutil.copytree(released.parent, (target / FILLED).parent, ignore=ignore)
         nbformat.write(fill_blanks(released, solution), target / FILLED)
+    ensure_work_copies(target)  # as binder/postBuild and make lab do
     return target
 
 

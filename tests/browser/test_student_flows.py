@@ -15,7 +15,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from student_lab import FILLED, RELEASED, STDERR, nbgrader_meta, require
+from student_lab import FILLED, STDERR, WORK, nbgrader_meta, require
 
 pytestmark = pytest.mark.browser
 
@@ -56,21 +56,22 @@ def cells_calling(nb, name):
 
 
 def test_student_sees_only_student_extensions(lab):
-    """Binder's configuration: Validate and the assignment list on, instructor tools off."""
+    """Binder's configuration: Validate on; the instructor's tools and the assignment list
+    (which needs a JupyterHub exchange, and only shows errors without one) off."""
     lab.goto(BINDER_URLPATH)
     # the toolbar's extension buttons appear a moment after the notebook: wait for it
     expect(lab.panel().locator(".jp-NotebookPanel-toolbar .validate-button")).to_be_visible()
-    lab.page.locator(".lm-MenuBar-item", has_text="Nbgrader").click()
-    items = lab.page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel")
-    assert items.all_inner_texts() == ["Assignment List"]
-    lab.screenshot("0-nbgrader-menu")
-    lab.page.keyboard.press("Escape")
+    menus = lab.page.locator(".lm-MenuBar-item").all_inner_texts()
+    assert "File" in menus and "Nbgrader" not in menus, menus
+    lab.screenshot("0-no-nbgrader-menu")
     sidebar = lab.page.locator(".jp-SideBar.jp-mod-right")
     expect(sidebar.locator('[data-id^="nbgrader-create"]')).to_have_count(0)
     assert "Create Assignment" not in sidebar.inner_html()
+    assert "Error fetching courses" not in lab.page.content()
     server = lab.server
     assert server.status_of("/formgrader") == 404, "the formgrader is served to students"
     assert server.status_of("/formgraders") == 404, "the course list is served to students"
+    assert server.status_of("/assignments") == 404, "the assignment list is served to students"
     assert server.status_of("/nbgrader_version?version=0.9.6") == 200  # Validate's server half
 
 
@@ -80,7 +81,7 @@ def test_a_setup_check_from_the_index(lab):
     expect(index.locator(".jp-MarkdownOutput").first).to_contain_text("Neural Network from Scratch")
     # JupyterLab resolves the relative links against the notebook's folder.
     assignment = index.get_by_role("link", name="The assignment")
-    expect(assignment).to_have_attribute("href", re.compile(f"/files/{RELEASED}([?]|$)"))
+    expect(assignment).to_have_attribute("href", re.compile(f"/files/{WORK}([?]|$)"))
     lab.screenshot("a1-index")
     index.get_by_role("link", name="Setup check").click()
     tab = lab.page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current")
@@ -113,7 +114,7 @@ def test_a_setup_check_from_the_index(lab):
 
 
 def test_b_released_notebook_fails_only_on_the_blanks(lab):
-    lab.open(require(lab.course, RELEASED))
+    lab.open(require(lab.course, WORK))
     prompts = lab.run_all()
     first_error = lab.panel().locator(STDERR).first
     assert "NotImplementedError" in first_error.text_content()
@@ -122,7 +123,7 @@ def test_b_released_notebook_fails_only_on_the_blanks(lab):
     assert all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), prompts
     lab.save()
 
-    nb = lab.notebook(RELEASED)
+    nb = lab.notebook(WORK)
     tests = visible_tests(nb)
     assert tests, "the released notebook has no visible tests"
     for cell in tests:
@@ -190,11 +191,11 @@ def test_d_validate_filled_notebook_succeeds(lab):
 
 
 def test_d_validate_blank_notebook_names_the_failing_tests(lab):
-    lab.open(require(lab.course, RELEASED))
+    lab.open(require(lab.course, WORK))
     dialog = validate(lab)
     assert "nbgrader-ErrorDialog" in dialog.get_attribute("class")
     text = dialog.inner_text()
-    nb = lab.notebook(RELEASED)
+    nb = lab.notebook(WORK)
     tests, answers = visible_tests(nb), written_answers(nb)
     assert text.count("The following cell failed:") == len(tests) + len(answers), text
     for cell in tests:  # each failing test is shown by its source, with its error
