@@ -2,12 +2,14 @@
 
 ``scan(nb)`` parses every code cell a student can change (IPython syntax is first turned into
 Python, so ``!cmd`` and ``%magic`` show up as ``get_ipython()`` calls) and returns findings
-such as ``"cell 4, line 2: rebinds numpy.allclose"`` (what it looks for: see
-``coursetools.autograde.tamper``).
+such as ``"backprop, line 2: rebinds numpy.allclose"``, the cell named by its test or
+function (``coursetools.cell_names``; what it looks for: see ``coursetools.autograde.tamper``).
 """
 
 import ast
 import builtins
+
+from coursetools.cell_names import cell_names
 
 SUSPICIOUS_MODULES = {
     "ctypes", "gc", "IPython", "ipykernel", "jupyter_client", "zmq", "nbgrader", "nbformat",
@@ -255,6 +257,7 @@ def scan(nb, locked_ids=()):
     """Findings for the code cells of ``nb`` (a NotebookNode or dict), in cell order."""
     aliases, findings = {}, []
     check_names = _course_check_names()
+    names = cell_names(nb)  # a finding names its cell's test or function, not its position
     for index, cell in enumerate(nb.get("cells", [])):
         if cell.get("cell_type") != "code":
             continue
@@ -269,7 +272,7 @@ def scan(nb, locked_ids=()):
         scanner = _Scanner(aliases, check_names)
         scanner.visit(tree)
         for lineno, text in scanner.found:
-            finding = f"cell {index}, line {lineno}: {text}"
+            finding = f"{names.get(index, f'cell {index}')}, line {lineno}: {text}"
             if finding not in findings:
                 findings.append(finding)
     if len(findings) > MAX_FINDINGS:

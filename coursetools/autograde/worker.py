@@ -134,11 +134,11 @@ def _status(runs):
             reasons.append(f"{label}{run.ended}{later}")
         elif run.timeouts:
             status = "timeout" if status == "graded" else status
-            cells = ", ".join(str(c) for c in run.timeouts)
-            reasons.append(f"{label}cell {cells} ran longer than the time limit and was "
+            cells = ", ".join(run.cell(index) for index in run.timeouts)
+            reasons.append(f"{label}{cells} ran longer than the time limit and was "
                            "interrupted (scored 0)")
         for index in run.truncated_cells:
-            flags.append(f"{label}cell {index}: output flood, truncated")
+            flags.append(f"{label}{run.cell(index)}: output flood, truncated")
     return status, "; ".join(reasons), flags
 
 

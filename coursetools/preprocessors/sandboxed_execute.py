@@ -22,7 +22,9 @@ Differences, all about what a submission can do to the grader:
 - the kernel is shut down at once when the notebook is done (no five-second grace).
 
 Each executed notebook appends an :class:`ExecutionRecord` to the preprocessor's ``runs``:
-timeouts, how the kernel ended, cells not run, peak resident memory, seconds.
+timeouts, how the kernel ended, cells not run, peak resident memory, seconds. Its sentences
+name a cell by its test or function (``test_backprop``), not by its position, which means
+nothing to an instructor (``ExecutionRecord.cell``).
 """
 
 import os
@@ -39,6 +41,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
+from coursetools.cell_names import cell_names
 from coursetools.files import copy_regular_tree
 from coursetools.sandbox.kernel import SandboxedKernelManager
 from coursetools.sandbox.limits import GradingLimits
@@ -58,6 +61,11 @@ class ExecutionRecord:
     peak_rss: int = 0  # bytes: the sandbox's peak resident memory
     seconds: float = 0.0
     truncated_cells: list = field(default_factory=list)  # cells whose output was capped
+    names: dict = field(default_factory=dict)  # {cell index: its test or function name}
+
+    def cell(self, index):
+        """The cell as a sentence names it: its test or function, else its number."""
+        return self.names.get(index, f"cell {index}")
 
 
 def _error(ename, evalue):
@@ -96,7 +104,8 @@ class SandboxedExecute(Execute):
     # --- one notebook ------------------------------------------------------------------------
 
     def preprocess(self, nb, resources=None, km=None):
-        record = ExecutionRecord(resources.get("nbgrader", {}).get("notebook", ""))
+        record = ExecutionRecord(resources.get("nbgrader", {}).get("notebook", ""),
+                                 names=cell_names(nb))
         self._record, self._dead, self._bytes, self._cell_index = record, None, {}, None
         folder = resources["metadata"]["path"]
         start = time.monotonic()
@@ -227,10 +236,10 @@ class SandboxedExecute(Execute):
     def _kernel_gone(self, cell, index, interrupted):
         km = self.km
         if interrupted and km is not None and hasattr(km, "kill_sandbox"):
-            km.kill_sandbox(f"cell {index} ran longer than {self.timeout} s and did not stop "
-                            "when interrupted", kind="timeout")
+            km.kill_sandbox(f"{self._record.cell(index)} ran longer than {self.timeout} s and "
+                            "did not stop when interrupted", kind="timeout")
         reason, kind = self._why_dead(km)
-        self._dead = f"{reason} (in cell {index})"
+        self._dead = f"{reason} (in {self._record.cell(index)})"
         self._record.ended, self._record.kind = self._dead, kind
         cell.outputs.append(_error("KernelDied" if kind == "kernel_died" else "Timeout",
                                    self._dead))

@@ -1,6 +1,19 @@
-"""The plots of the class report, drawn headless (Agg) to PNG files."""
+"""The plots of the class report, drawn headless (Agg) to PNG files.
 
-def plot_histogram(scores, max_score, path):
+Each function saves its figure to ``path`` and returns it (closed: its axes can still be
+read, which is how the tests check what was drawn without looking at pixels).
+"""
+
+
+def _counted(scored, ungraded):
+    """ "5 students" or "5 students (2 could not be graded)": what the plot is over."""
+    text = f"{scored} student{'' if scored == 1 else 's'}"
+    return f"{text} ({ungraded} could not be graded)" if ungraded else text
+
+
+def plot_histogram(scores, max_score, path, ungraded=0):
+    """Histogram of ``scores``; ``ungraded``: how many students have no score (said in the
+    title, so that the bars are not read as the whole class)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -16,19 +29,22 @@ def plot_histogram(scores, max_score, path):
     if scores:
         ax.hist(scores, bins=bins, color="#4c72b0", edgecolor="white")
     else:
-        ax.text(0.5, 0.5, "no graded submission", ha="center", va="center",
+        ax.text(0.5, 0.5, "no scored submission", ha="center", va="center",
                 transform=ax.transAxes)
     ax.set_xlim(bins[0], bins[-1])
     ax.set_xlabel(f"score (out of {max_score:g})")
     ax.set_ylabel("submissions")
-    ax.set_title(f"Grades of {len(scores)} graded submission(s)")
+    ax.set_title(f"Grades of {_counted(len(scores), ungraded)}")
     ax.yaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return fig
 
 
 def plot_pass_rates(rates, path):
+    """One bar per test, in the order of ``rates`` from top to bottom (the report passes
+    them hardest first, the order of its table)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,14 +57,15 @@ def plot_pass_rates(rates, path):
         colors = ["#c44e52" if v < 50 else "#dd8452" if v < 80 else "#55a868" for v in values]
         ax.barh(range(len(labels)), values, color=colors)
         ax.set_yticks(range(len(labels)), labels)
-        ax.invert_yaxis()
+        ax.invert_yaxis()  # barh draws the first bar at the bottom; the table starts at the top
         for i, v in enumerate(values):
             ax.text(min(v + 1, 92), i, f"{v:.0f}%", va="center", fontsize=8)
     else:
         ax.text(0.5, 0.5, "no test results", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlim(0, 100)
-    ax.set_xlabel("graded submissions passing (%)")
+    ax.set_xlabel("scored submissions passing (%)")
     ax.set_title("Pass rate per test")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return fig
