@@ -28,6 +28,8 @@ where                          what
                                metadata repair, hidden tests out of feedback)
 ``report/``                    the class report: ``plots``, ``links`` and the page
 ``cell_names.py``              a cell named by its test or function, never its position
+``feedback_template/``         the feedback page: nbgrader's template extended, contents
+                               named by test and points, formulas drawn without a network
 ``catalogue/``                 the harness that grades the catalogue of student
                                implementations (``tests/catalogue/``)
 ``example_class.py``           the bundled example class (demo, bench, tests)

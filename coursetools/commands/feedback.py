@@ -4,7 +4,9 @@ nbgrader's ``GenerateFeedback`` renders each autograded notebook to
 ``feedback/<student>/<assignment>/<notebook>.html`` with the course's configuration, whose
 ``HideHiddenTests`` preprocessor (``coursetools.preprocessors``) replaces every hidden-test
 block with a one-line note; ``--show-hidden-tests`` restores nbgrader's own behaviour.
-Results and points are untouched.
+Results and points are untouched. The page is the course's (``coursetools.feedback_template``,
+also set in ``nbgrader_config.py``): contents by test name and points, formulas drawn into
+the page, no network needed.
 
     python -m coursetools feedback [--assignment ID] [--student ID] [--show-hidden-tests]
 """
@@ -32,10 +34,8 @@ def generate(course, assignment, students=None, show_hidden=False, progress=True
     if not students:
         raise CourseError(f"nothing autograded for {assignment} under "
                           f"{course.path('autograded')}: run `make autograde` first")
-    settings = {"HTMLExporter.template_name": "feedback"}
-    if show_hidden:
-        settings["HideHiddenTests.enabled"] = False
-    config = course.derive(**settings)
+    # the page's template and exporter are the course's configuration (nbgrader_config.py)
+    config = course.derive(**({"HideHiddenTests.enabled": False} if show_hidden else {}))
     written = {}
     for student in tqdm(students, desc="feedback", unit="student", disable=not progress):
         course.convert(GenerateFeedback, assignment, student, config=config)
