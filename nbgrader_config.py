@@ -53,6 +53,22 @@ c.GenerateFeedback.preprocessors = [
     "coursetools.preprocessors.HideHiddenTests",  # imported only when feedback is generated
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# The page is nbgrader's feedback template, extended (coursetools/feedback_template/): its
+# contents name every graded cell and its points ("test_sigmoid — 0 / 2"), long outputs wrap
+# instead of scrolling, and formulas are drawn into the page as it is made (matplotlib's
+# mathtext), so it needs no MathJax and no network. Without this line: nbgrader's own page.
+c.GenerateFeedback.exporter_class = "coursetools.feedback_template.FeedbackExporter"
+
+# --- Validate (the notebook toolbar's button, or `nbgrader validate` by hand) ---------------------
+# nbgrader counts every written answer still "YOUR ANSWER HERE" as a failed cell, ahead of the
+# real test failures. Ignoring checksums stops that; it also drops nbgrader's "THE CONTENTS OF
+# n TEST CELL(S) HAVE CHANGED" warning, which the notebook's progress summary gives instead
+# (nnscratch.progress: the written answers still empty, and the locked cells changed, compared
+# with release/). The grader restores changed test cells whatever this says. What nbgrader
+# cannot be configured to do: its JupyterLab dialog has no summary line and shows each failing
+# test's source (its layout is fixed in the extension's code); the progress summary is that
+# summary.
+c.Validator.ignore_checksums = True
 
 # --- Collecting an LMS download (`make collect ZIP=file`, i.e. `nbgrader zip_collect`) -----------
 # Which student and which notebook each file of the download is, read from its name, e.g.

@@ -5,6 +5,11 @@ exercise again with your functions as they are defined now, and prints a short t
 plus the written answers still empty. Run it at any time (the notebook's last cell does);
 it changes nothing. Hidden tests also decide the grade, so "passed" here means the visible
 test passes, which is necessary, not sufficient.
+
+It also names the locked cells (tests, set-up) you changed, compared with the course's
+``release/`` copy when it is there (your copy is in ``work/``): the grader runs the original
+ones. The course switches that warning off in nbgrader's Validate so that Validate does not
+count the written answers you have not written yet as failed tests.
 """
 
 import contextlib
@@ -81,6 +86,30 @@ def progress(notebook, namespace):
     return statuses
 
 
+def edited_locked_cells(notebook, release_root=None):
+    """grade_ids of the locked cells of ``notebook`` whose source differs from release/'s.
+
+    The released copy is ``release/<assignment>/<name>`` of the course folder above the
+    notebook (``work/<assignment>/<name>``); without one (a JupyterHub home, the grader's
+    sandbox) nothing is compared and the list is empty.
+    """
+    notebook = Path(notebook).resolve()
+    try:
+        from nnscratch.workspace import RELEASE, course_root
+
+        root = Path(release_root) if release_root else course_root(notebook.parent)
+        released = root / RELEASE / notebook.parent.name / notebook.name
+        original = json.loads(released.read_text(encoding="utf-8"))["cells"]
+        mine = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return []
+    locked = {_nbgrader(c).get("grade_id"): _source(c)
+              for c in original if _nbgrader(c).get("locked")}
+    return [_nbgrader(c).get("grade_id") for c in mine
+            if _nbgrader(c).get("grade_id") in locked
+            and _source(c) != locked[_nbgrader(c).get("grade_id")]]
+
+
 def show_progress(notebook="nn_from_scratch.ipynb", namespace=None):
     """Print where you stand (see the module docstring); returns the statuses."""
     namespace = sys._getframe(1).f_globals if namespace is None else namespace
@@ -102,4 +131,7 @@ def show_progress(notebook="nn_from_scratch.ipynb", namespace=None):
         print(f"Written answers still empty (graded by hand): {', '.join(empty)}")
     elif any(s.state == "answered" for s in statuses):
         print("Every written answer has an answer.")
+    edited = edited_locked_cells(notebook)
+    if edited:
+        print(f"Locked cells you changed (the grader runs the original ones): {', '.join(edited)}")
     return statuses

@@ -244,3 +244,33 @@ def test_progress_lists_passed_failing_not_attempted_and_empty_answers(tmp_path,
     assert "1 of 8 visible tests pass" in out and "recap_logreg_fails" in out
     assert "not in this folder" in (show_progress(str(tmp_path / "missing.ipynb"), {}) or
                                     capsys.readouterr().out)
+
+
+def test_progress_names_locked_cells_changed_in_the_work_copy(tmp_path, capsys):
+    import shutil
+
+    import nbformat
+
+    from nnscratch.progress import edited_locked_cells, show_progress
+
+    release = ROOT / "release" / "nn_from_scratch" / "nn_from_scratch.ipynb"
+    (tmp_path / "release" / "nn_from_scratch").mkdir(parents=True)
+    shutil.copy2(release, tmp_path / "release" / "nn_from_scratch" / release.name)
+    work = tmp_path / "work" / "nn_from_scratch" / release.name
+    work.parent.mkdir(parents=True)
+    shutil.copy2(release, work)
+    assert edited_locked_cells(work) == []
+    nb = nbformat.read(work, as_version=4)
+    test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                == "test_sigmoid")
+    test.source = "pass  # my own test"
+    nbformat.write(nb, work)
+    assert edited_locked_cells(work) == ["test_sigmoid"]
+    show_progress(str(work), {})
+    assert "Locked cells you changed (the grader runs the original ones): test_sigmoid" in (
+        capsys.readouterr().out)
+    # without a release/ above it (a JupyterHub home, the grader) nothing is compared
+    alone = tmp_path / "alone" / release.name
+    alone.parent.mkdir()
+    shutil.copy2(work, alone)
+    assert edited_locked_cells(alone) == []

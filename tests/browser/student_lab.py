@@ -160,7 +160,8 @@ class Lab:
         self.goto(f"lab/tree/{path}")
         self.wait_kernel_idle()
         expected = sum(c.cell_type == "code" for c in self.notebook(path).cells)
-        expect(self.code_cells()).to_have_count(expected)
+        # a notebook of 36 code cells renders in seconds on 2 busy cores: wait for them all
+        expect(self.code_cells()).to_have_count(expected, timeout=60_000)
         self.code_cells().first.locator(".jp-InputPrompt").click()  # the notebook has focus
 
     def panel(self):
