@@ -86,6 +86,14 @@ def progress(notebook, namespace):
     return statuses
 
 
+class Statuses(list):
+    """The statuses ``show_progress`` returns: a list, which a notebook does not echo below
+    the table it has just printed."""
+
+    def _ipython_display_(self):
+        pass
+
+
 def edited_locked_cells(notebook, release_root=None):
     """grade_ids of the locked cells of ``notebook`` whose source differs from release/'s.
 
@@ -116,8 +124,8 @@ def show_progress(notebook="nn_from_scratch.ipynb", namespace=None):
     if not Path(notebook).is_file():
         print(f"progress: {notebook} is not in this folder; save the notebook, then run "
               "this cell again.")
-        return []
-    statuses = progress(notebook, namespace)
+        return Statuses()
+    statuses = Statuses(progress(notebook, namespace))
     tests = [s for s in statuses if s.state not in ("empty", "answered")]
     width = max((len(s.name) for s in tests), default=8)
     print(f"Your progress (from {notebook} as last saved, with your functions as they are now):")

@@ -274,3 +274,20 @@ def test_progress_names_locked_cells_changed_in_the_work_copy(tmp_path, capsys):
     alone.parent.mkdir()
     shutil.copy2(work, alone)
     assert edited_locked_cells(alone) == []
+
+
+def test_progress_in_a_notebook_prints_the_table_only(tmp_path):
+    """The last cell shows the table, not the list of statuses echoed below it."""
+    import shutil
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    release = ROOT / "release" / "nn_from_scratch" / "nn_from_scratch.ipynb"
+    shutil.copy2(release, tmp_path / "nn.ipynb")
+    shell = InteractiveShell.instance()
+    with capture_output() as captured:
+        shell.run_cell("from nnscratch.progress import show_progress\n"
+                       f"show_progress({str(tmp_path / 'nn.ipynb')!r})")
+    assert "visible tests pass" in captured.stdout
+    assert "Status(" not in captured.stdout and not captured.outputs
