@@ -20,6 +20,7 @@ from quick_course import (
 )
 
 from coursetools import cli
+from coursetools.course import REPOSITORY as COURSE_ROOT
 from coursetools.course import Course
 from coursetools.preprocessors import hide_hidden_tests as feedback
 
@@ -115,6 +116,7 @@ def test_nothing_autograded_is_a_clear_error(tmp_path, capsys):
 # --- The page itself: contents by name, formulas drawn without the network, nothing clipped ---
 
 CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = COURSE_ROOT / "test-artifacts"  # git-ignored: screenshots for a human to look at
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 
@@ -207,6 +209,8 @@ def test_page_in_a_browser_offline(pages):
                 ".output_area pre, .input_area pre",
                 "pres => pres.filter(p => p.scrollWidth > p.clientWidth + 1)"
                 ".map(p => p.textContent.slice(0, 60))")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "feedback-quick-course.png"), full_page=True)
         finally:
             browser.close()
     assert refused == [], "the page asked the network for something"
