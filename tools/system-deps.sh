@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Install the system packages the tests need: bubblewrap (the grading sandbox) and Chromium
-# (the browser tests). Never skips: without them `make test` fails here, saying why.
+# Install the system packages the tests need: bubblewrap (the grading sandbox), Chromium
+# (the browser tests) and PostgreSQL (the gradebook on a real server: tests/postgres_server.py).
+# Never skips: without them `make test` fails here, saying why.
 set -euo pipefail
 missing=()
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 command -v chromium >/dev/null || missing+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null \
+    || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
     echo "error: missing system packages: ${missing[*]}" >&2

@@ -16,6 +16,8 @@ from pathlib import Path
 from coursetools.course import CourseError
 from coursetools.files import relative_files
 
+SERVER_SCHEMES = ("postgresql", "postgres", "mysql")  # SQLAlchemy URLs the engine copies
+
 
 def copy_database(source, target):
     """A consistent copy of an SQLite file, read without writing to it (or an empty file)."""
@@ -34,14 +36,55 @@ def copy_database(source, target):
     return target
 
 
-def _generate(course, assignment, root, db_path, log_path):
+def copy_gradebook(db_url, target):
+    """``copy_database`` for a gradebook on a server (PostgreSQL, MySQL: any SQLAlchemy URL):
+    every row of nbgrader's tables, read in one transaction, into a new SQLite file.
+
+    The jobs grade against SQLite copies whatever the course's database is: a job never
+    connects to the real gradebook (its sandbox has no network anyway), and phase 2 records
+    into the real one.
+    """
+    from nbgrader.api import Base, Gradebook
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    target = Path(target)
+    if target.exists():
+        target.unlink()
+    Gradebook(f"sqlite:///{target}").close()  # nbgrader's tables and alembic version
+    source, copy = create_engine(db_url), create_engine(f"sqlite:///{target}")
+    try:
+        try:
+            reading = source.connect()
+        except SQLAlchemyError as error:
+            shown = make_url(db_url).render_as_string(hide_password=True)
+            first = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            raise CourseError(f"cannot read the gradebook at {shown}: {first}") from None
+        with reading, reading.begin(), copy.begin() as writing:
+            present = set(inspect(reading).get_table_names())  # none yet: a new gradebook
+            for table in reversed(Base.metadata.sorted_tables):  # the row Gradebook() made
+                writing.execute(table.delete())
+            for table in Base.metadata.sorted_tables:  # parents before children
+                if table.name not in present:
+                    continue
+                rows = [dict(row._mapping) for row in reading.execute(table.select())]
+                if rows:
+                    writing.execute(table.insert(), rows)
+    finally:
+        source.dispose()
+        copy.dispose()
+    return target
+
+
+def _generate(course, assignment, root, db_url, log_path):
     from nbgrader.converters import GenerateAssignment
 
     config = course.derive(**{
         "CourseDirectory.root": str(root),
         "CourseDirectory.source_directory": str(course.path("source")),
         "CourseDirectory.release_directory": "release",
-        "CourseDirectory.db_url": f"sqlite:///{db_path}",
+        "CourseDirectory.db_url": db_url,
     })
     course.convert(GenerateAssignment, assignment, config=config, log=log_path)
     return Path(root) / "release" / assignment
@@ -72,13 +115,10 @@ def prepare(course, assignment, scratch, log_path):
     released = course.path("release", ".", assignment)
     if not any(released.glob("*.ipynb")):
         raise CourseError(f"{released} has no notebook: run `make release` first")
-    db_path = course.sqlite_path()
-    if db_path is None:
-        raise CourseError(f"the gradebook must be SQLite (got {course.db_url.split(':')[0]})")
     gen = scratch / "generate"
     gen.mkdir(parents=True)
-    copy_database(db_path, gen / "gradebook.db")
-    fresh = _generate(course, assignment, gen, gen / "gradebook.db", log_path)
+    _template(course, gen / "gradebook.db")
+    fresh = _generate(course, assignment, gen, f"sqlite:///{gen / 'gradebook.db'}", log_path)
     new, old = relative_files(fresh), relative_files(released)
     for name in sorted(new ^ old) + sorted(
             n for n in new & old if not filecmp.cmp(fresh / n, released / n, shallow=False)):
@@ -90,5 +130,16 @@ def prepare(course, assignment, scratch, log_path):
         # release/ this writes goes to a scratch root, which nbgrader needs to exist
         real = scratch / "generate-real"
         real.mkdir(parents=True)
-        _generate(course, assignment, real, db_path, log_path)
-    return copy_database(db_path, scratch / "gradebook.db")
+        _generate(course, assignment, real, course.db_url, log_path)
+    return _template(course, scratch / "gradebook.db")
+
+
+def _template(course, target):
+    """A consistent SQLite copy of the course's gradebook (SQLite or on a server) at target."""
+    db_path = course.sqlite_path()
+    if db_path is not None or not course.db_url.startswith(SERVER_SCHEMES):
+        if db_path is None:
+            raise CourseError(f"the gradebook's database is not supported: {course.db_url!r} "
+                              "(SQLite, or PostgreSQL with postgresql://)")
+        return copy_database(db_path, target)
+    return copy_gradebook(course.db_url, target)
