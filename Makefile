@@ -71,7 +71,7 @@ report: $(RUNTIME_STAMP) ## rebuild the class report from results.json [ASSIGNME
 	$(COURSETOOLS) report $(FOR_ASSIGNMENT)
 
 # Jupyter refuses to run as root without --allow-root (containers often are root).
-ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+ALLOW_ROOT := $(ALLOW_ROOT)
 
 # The student's own copy in work/ first (never overwritten: release/ is regenerated), then
 # Binder's student configuration (binder/jupyter_config), and inline plots rather than Agg.
@@ -88,7 +88,7 @@ bench: $(RUNTIME_STAMP) ## print autograde speed against stock nbgrader
 PORT ?=
 .PHONY: formgrade export
 formgrade: $(RUNTIME_STAMP) ## JupyterLab with nbgrader's formgrader, to grade written answers [PORT=n]
-	$(COURSETOOLS) formgrade $(if $(PORT),--port $(PORT)) $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(COURSETOOLS) formgrade $(if $(PORT),--port $(PORT)) $(ALLOW_ROOT)
 
 export: $(RUNTIME_STAMP) ## after grading by hand: grades.csv and the feedback [ASSIGNMENT=id]
 	$(COURSETOOLS) export $(FOR_ASSIGNMENT)

@@ -7,6 +7,7 @@
     LMS ZIP  --collect-->  submitted/<student>/<a>/
     submitted/  --autograde-->  autograded/ + gradebook + grades.csv + reports/<a>/
     autograded/  --feedback-->  feedback/<student>/<a>/*.html
+    gradebook  --formgrade (by hand)-->  gradebook  --export-->  grades.csv + feedback/
 
 Run any step with ``python -m coursetools <verb>`` (the Makefile's verbs call it).
 
@@ -17,7 +18,8 @@ where                          what
                                CourseDirectory, the assignments, the one way to run an
                                nbgrader converter, ``CourseError``
 ``cli.py``, ``commands/``      the command line: one module per verb (release, collect,
-                               autograde, feedback, report, demo, bench, catalogue)
+                               autograde, feedback, report, demo, bench, catalogue, secret,
+                               formgrade, export)
 ``autograde/``                 the engine: ``prepare`` (phase 0), ``pool``/``worker``/
                                ``intake``/``tamper`` (phase 1, parallel), ``record``
                                (phase 2), ``jobs`` (what travels between them)

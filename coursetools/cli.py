@@ -22,7 +22,7 @@ from pathlib import Path
 from coursetools.course import REPOSITORY, Course, CourseError, nbgrader_env
 
 VERBS = ("release", "collect", "autograde", "feedback", "report", "demo", "bench",
-         "catalogue", "secret")
+         "catalogue", "secret", "formgrade", "export")
 
 
 def _command(verb):

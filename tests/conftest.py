@@ -21,3 +21,15 @@ def tcp_listener():
     listener = quick_course.Listener()
     yield listener
     listener.close()
+
+
+@pytest.fixture(scope="session")
+def graded_example_class(tmp_path_factory):
+    """The example class in a scratch course, autograded once per session with its feedback
+    (``make demo``'s steps): ``(course folder, results)``. Copy the folder before changing
+    anything in it (grading by hand changes the gradebook)."""
+    from coursetools.commands import demo
+
+    course = demo.prepare(tmp_path_factory.mktemp("example-class") / "course")
+    results = demo.grade_and_feedback(course)
+    return course.root, results

@@ -8,7 +8,10 @@
   previous ``autograded/`` output and autograder scores of the students being graded are
   removed (a clean regrade; manual scores, extra credit and comments stay). A submission
   that could not be executed is recorded as nbgrader records a missing notebook: every
-  autograded cell 0 (flagged for manual grading when the tool, not the submission, failed).
+  autograded cell 0 (flagged for manual grading when the tool, not the submission, failed),
+  with an empty ``autograded/`` folder so that formgrader does not offer to autograde it.
+  Formgrader's "flagged" mark is the report's: set for flagged submissions and for those
+  that timed out, crashed or could not be graded (``flag_in_gradebook``).
 - ``verify``: the gradebook's score of every test equals what nbgrader computes from the
   graded notebook (``nbgrader.utils.determine_grade``).
 - ``read_back``, ``export_csv``: the scores and tests of each result, and ``grades.csv``.
@@ -77,6 +80,26 @@ def _record(course, assignment, results, scratch, log_path):
                 for grade in notebook.grades:
                     grade.auto_score = 0.0
                     grade.needs_manual_grade = sub.status == "error"
+            # formgrader calls a submission autograded when its autograded/ folder exists
+            course.path("autograded", sub.student, assignment).mkdir(parents=True, exist_ok=True)
+        gb.db.commit()
+    flag_in_gradebook(course, assignment, results)
+
+
+def flag_in_gradebook(course, assignment, results):
+    """Formgrader's "flagged" of each result's notebooks: the report's flags, and every
+    submission that did not grade cleanly (timed out, crashed, invalid, the tool's error).
+    Set again on every regrade, so it says what the latest report says."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for sub in results:
+            try:
+                found = gb.find_submission(assignment, sub.student)
+            except MissingEntry:
+                continue
+            for notebook in found.notebooks:
+                notebook.flagged = bool(sub.flags) or sub.status != "graded"
         gb.db.commit()
 
 
@@ -110,6 +133,7 @@ def verify(course, assignment, results):
                         problems.append(f"{grade_id}: gradebook {got}, notebook {expected}")
             if problems:
                 sub.fail("recording failed: " + "; ".join(problems))
+                flag_in_gradebook(course, assignment, [sub])
 
 
 def read_back(course, assignment, results, order):

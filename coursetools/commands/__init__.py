@@ -12,6 +12,8 @@ demo           ``demo``: the whole loop on the bundled example class (``example_
 bench          ``bench``: autograde speed against stock nbgrader
 catalogue      ``catalogue``: grade the catalogue of student implementations
 secret         ``secret``: show or rotate the course's grading secret
+formgrade      ``formgrade``: JupyterLab with nbgrader's formgrader, to grade by hand
+export         ``export``: grades.csv (nbgrader export) and feedback after grading by hand
 =============  ======================================================================
 
 Each module has a docstring (its ``--help``), ``add_arguments(parser)`` and

@@ -146,7 +146,7 @@ def run(course, args):
     manual = manual_cells(scratch, assignment)
     if manual:
         print(f"{sum(manual.values()):g} of the {results['max_score']:g} points are written "
-              "answers graded by hand (nbgrader formgrader): not in these scores yet.")
+              "answers graded by hand (make formgrade, then make export): not in these scores yet.")
     print(f"graded {len(results['submissions'])} submissions in {results['seconds']:.0f} s "
           f"({results['jobs']} jobs, sandbox: {results['sandbox']})")
     print(f"report:   {rel}/reports/{assignment}/index.html")

@@ -39,6 +39,7 @@ from coursetools.cell_names import (
     student_cell_names,
 )
 from coursetools.course import Course
+from coursetools.report.formgrader_links import formgrader_links
 from coursetools.report.links import student_files
 from coursetools.report.plots import plot_histogram, plot_pass_rates
 
@@ -220,7 +221,7 @@ def _summary(results, subs, scored, ungraded, manual, max_score):
                          if scores else "-"],
         ["graded by hand", f"{sum(manual.values()):g} points of written answers "
                            f"({', '.join(g for _, g in manual)}): not in these scores until "
-                           "you grade them (nbgrader formgrader)" if manual else "nothing"],
+                           "you grade them (make formgrade)" if manual else "nothing"],
         ["started", results.get("started", "")],
         ["time taken", f"{float(results.get('seconds') or 0):.1f} s with "
                        f"{results.get('jobs', '?')} job(s), "
@@ -254,8 +255,13 @@ def write_report(course, assignment, results):
     plot_pass_rates(rates, outdir / "pass_rates.png")
     _write_rates_csv(rates, outdir / "pass_rates.csv")
 
-    files = {s["student"]: _links(student_files(course, assignment, s["student"], outdir))
-             for s in subs}
+    # the submissions to look at by hand also open in formgrader (while make formgrade runs)
+    review = [s["student"] for s in subs if s.get("flags") or s.get("status") != "graded"]
+    in_formgrader = formgrader_links(course, assignment, review)
+    files = {s["student"]: _links(
+        student_files(course, assignment, s["student"], outdir)
+        + ([("formgrader", in_formgrader[s["student"]])] if s["student"] in in_formgrader
+           else [])) for s in subs}
     problem_rows = [[s["student"], _score(s, max_score), s.get("status", "?"), s["reason"],
                      files[s["student"]]]
                     for s in scored if standing(s) == WITH_PROBLEMS]
