@@ -46,18 +46,20 @@ def decision_grid(lim=3.0, resolution=200):
     return x, points
 
 
-def plot_decision_boundary(predict, X, y, ax=None, lim=3.0, resolution=200):
+def plot_decision_boundary(predict, X, y, ax=None, lim=3.0, resolution=200, colorbar=True):
     """Colour the plane by ``predict`` and draw the data on top.
 
     ``predict`` takes points of shape (m, 2), without a bias column, and
     returns m probabilities (any shape with m elements). The 0.5 contour is
-    the decision boundary; the colorbar shows the predicted probability.
+    the decision boundary; the colorbar (``colorbar=False``: none, as in a grid of
+    small plots) shows the predicted probability.
     """
     ax = _axes(ax)
     x, points = decision_grid(lim, resolution)
     Z = np.asarray(predict(points), dtype=float).reshape((len(x), len(x)), order="F")
     filled = ax.contourf(x, x, Z, alpha=0.8, cmap=CMAP)
     ax.contour(x, x, Z, levels=[0.5], colors="k")
-    ax.figure.colorbar(filled, ax=ax, label="predicted probability of class 1")
+    if colorbar:
+        ax.figure.colorbar(filled, ax=ax, label="predicted probability of class 1")
     plot_data(X, y, ax=ax)
     return ax

@@ -32,6 +32,9 @@ FUNCTIONS = ("add_bias", "sigmoid", "log_loss", "feed_forward", "sigmoid_der",
              "log_loss_der", "backprop")
 RECAP_ANSWERS = ("recap_observations", "recap_logreg_fails", "recap_logreg_params",
                  "recap_feature_engineering")
+# Every answer graded by hand, in notebook order: the recap, then the Explore part's question.
+WRITTEN_ANSWERS = RECAP_ANSWERS + ("capacity_answer",)
+MAX_SCORE = 31  # 24 autograded, 7 for the written answers
 TRAINING_SEEDS = (0, 1, 2, 3, 123, 2024)
 
 
@@ -94,8 +97,9 @@ def test_every_graded_cell_has_points_and_a_descriptive_grade_id(source_nb):
         else:  # the recap questions: manually graded markdown answers
             assert meta["solution"], meta["grade_id"]
     answers = [_nbgrader(c)["grade_id"] for c in graded if c.cell_type == "markdown"]
-    assert tuple(answers) == RECAP_ANSWERS
+    assert tuple(answers) == WRITTEN_ANSWERS
     points = {_nbgrader(c)["grade_id"]: _nbgrader(c)["points"] for c in graded}
+    assert sum(points.values()) == MAX_SCORE, points
     assert max(points, key=points.get) == "test_backprop"
 
 
@@ -153,7 +157,7 @@ def test_release_has_no_solutions_hidden_tests_or_outputs(release_nb):
     cells = _by_id(release_nb)
     for name in FUNCTIONS:
         assert "raise NotImplementedError()" in cells[name].source, name
-    for answer in RECAP_ANSWERS:
+    for answer in WRITTEN_ANSWERS:
         assert cells[answer].source.strip() == "YOUR ANSWER HERE", answer
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 ASSIGNMENT = example_class.ASSIGNMENT
 
 # student: (status, score) -- the exact outcome of grading the example class. The notebook
-# has 24 points of autograded tests and 6 of written answers graded by hand (pending: 0 here).
+# has 24 points of autograded tests and 7 of written answers graded by hand (pending: 0 here).
 EXPECTED = {
     "ada": ("graded", 24.0),  # complete and correct
     "blake": ("graded", 0.0),  # blank
@@ -59,7 +59,7 @@ def test_every_student_gets_the_expected_score_and_status(graded):
     assert sorted(subs) == sorted(EXPECTED)
     got = {name: (s["status"], s["score"]) for name, s in subs.items()}
     assert got == EXPECTED
-    assert results["max_score"] == 30.0
+    assert results["max_score"] == 31.0
 
 
 def test_failures_say_why(graded):
