@@ -1,5 +1,7 @@
 """Fixtures shared by several test modules."""
 
+import hashlib
+
 import pytest
 
 
@@ -26,10 +28,14 @@ def tcp_listener():
 @pytest.fixture(scope="session")
 def graded_example_class(tmp_path_factory):
     """The example class in a scratch course, autograded once per session with its feedback
-    (``make demo``'s steps): ``(course folder, results)``. Copy the folder before changing
-    anything in it (grading by hand changes the gradebook)."""
+    (``make demo``'s steps): ``(course folder, results, {file: sha256} of submitted/ before
+    grading)``. Copy the folder before changing anything in it (grading by hand changes the
+    gradebook)."""
     from coursetools.commands import demo
 
     course = demo.prepare(tmp_path_factory.mktemp("example-class") / "course")
+    submitted = course.path("submitted")
+    before = {p.relative_to(submitted): hashlib.sha256(p.read_bytes()).hexdigest()
+              for p in sorted(submitted.rglob("*")) if p.is_file()}
     results = demo.grade_and_feedback(course)
-    return course.root, results
+    return course.root, results, before

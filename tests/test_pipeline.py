@@ -12,8 +12,8 @@ import nbformat
 import pytest
 
 from coursetools import example_class
-from coursetools.commands import demo
 from coursetools.course import REPOSITORY as COURSE_ROOT
+from coursetools.course import Course
 
 RELEASE, SOURCE = "release", "source"
 
@@ -42,11 +42,10 @@ def _hashes(folder):
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    course = demo.prepare(tmp_path_factory.mktemp("pipeline") / "course", ASSIGNMENT)
-    before = _hashes(course / "submitted")
-    results = demo.grade_and_feedback(course, ASSIGNMENT)
-    return course, results, before
+def graded(graded_example_class):
+    """The example class graded once per session (tests/conftest.py); these tests only read."""
+    root, results, before = graded_example_class
+    return Course(root), results, before
 
 
 def _by_student(results):

@@ -59,7 +59,7 @@ def _comment(grade_id):
 @pytest.fixture(scope="module")
 def graded(graded_example_class, tmp_path_factory):
     """A private copy of the graded example class: (Course, {student: result})."""
-    folder, results = graded_example_class
+    folder, results, _ = graded_example_class
     target = tmp_path_factory.mktemp("formgrade") / "course"
     shutil.copytree(folder, target, symlinks=True)
     return Course(target), {s["student"]: s for s in results["submissions"]}
