@@ -84,6 +84,18 @@ c.Validator.ignore_checksums = True
 #   c.FileNameCollectorPlugin.named_regexp = (
 #       r".*/(?P<student_id>[A-Za-z0-9.-]+)_(?P<file_id>nn_from_scratch)(?:_[^/]*)?\.ipynb$")
 
+# --- Grading on a Dask cluster (docs/deployment.md) -------------------------------------------
+# By default `make autograde` grades in a process pool on this machine. To grade on a Dask
+# distributed cluster instead (one task per submission, each graded on a worker in the same
+# sandbox; the workers need no shared file system), name its scheduler here, or for one run
+# with `python -m coursetools autograde --scheduler tcp://host:8786` or the environment
+# variable NN_GRADING_SCHEDULER (the flag wins, then the variable, then this file;
+# `--scheduler local` forces the local pool), e.g.
+#   c.GradingCluster.scheduler_address = "tcp://grading-scheduler:8786"
+#   c.GradingCluster.connect_timeout = 10   # seconds to reach the scheduler (default 10)
+#   c.GradingCluster.worker_timeout = 60    # seconds to wait for a first worker (default 60)
+#   c.GradingCluster.retries = 2            # tries more for a task whose worker was lost
+
 # --- Late submissions --------------------------------------------------------------------------
 # A submission is late when its timestamp.txt is after the assignment's due date
 # (`nbgrader db assignment add nn_from_scratch --duedate="2025-05-01 23:59:00 UTC"`).

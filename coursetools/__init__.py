@@ -22,7 +22,8 @@ where                          what
                                formgrade, export)
 ``autograde/``                 the engine: ``prepare`` (phase 0), ``pool``/``worker``/
                                ``intake``/``tamper`` (phase 1, parallel), ``record``
-                               (phase 2), ``jobs`` (what travels between them)
+                               (phase 2), ``jobs`` (what travels between them),
+                               ``cluster`` (phase 1 on a Dask cluster instead of the pool)
 ``sandbox/``                   the grading kernel's sandbox: ``command`` (bubblewrap command
                                line, uid rule, probe), ``watchdog``, ``kernel`` (the
                                KernelManager), ``limits`` (every resource limit)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import nbformat
 
+from coursetools.autograde import cluster, record
 from coursetools.autograde import pool as workers
-from coursetools.autograde import record
 from coursetools.autograde.jobs import Job, Run
 from coursetools.autograde.prepare import prepare
 from coursetools.course import Course, CourseError
@@ -59,7 +59,7 @@ def _progress_bar(total, enabled):
 
 
 def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress=True,
-              scratch=None, report=True):
+              scratch=None, report=True, scheduler=None):
     """Grade every submission of ``assignment`` in ``course`` (a Course or its folder); return
     the results (the dict written to ``results.json``).
 
@@ -67,7 +67,8 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
     kernels without isolation (trusted submissions only). ``limits``: overrides of
     ``coursetools.sandbox.limits.GradingLimits`` (``{"cell_timeout": 5}``). Raises
     CourseError (one line) when the course cannot be graded; a submission's failure is in
-    its result.
+    its result. ``scheduler``: a Dask scheduler to grade on instead of the local pool
+    (``"local"``: the local pool whatever is configured; see ``autograde.cluster``).
     """
     started_at = datetime.datetime.now(datetime.UTC)
     start = time.monotonic()
@@ -78,6 +79,10 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
     except ValueError as exc:
         raise CourseError(str(exc)) from None
     limit_values = {name: getattr(effective, name) for name in NAMES}
+    address = cluster.scheduler_address(course.config, scheduler)
+    # a cluster is checked (scheduler, workers, their sandbox) before anything is written
+    backend = cluster.connect(course.config, address, sandbox) if address else None
+    jobs = backend.jobs if backend else jobs
     reports = course.reports(assignment)
     root = _scratch_root(scratch)
     timings = {}
@@ -86,10 +91,10 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
         # Python), this process loading nbgrader, and the workers' start (the fork server
         # loads nbgrader once for all of them). Nothing is written before the sandbox is
         # known to work and there is something to grade.
-        with workers.spawnable_main(), workers.start_pool(jobs) as pool:
+        with workers.spawnable_main(), backend or workers.start_pool(jobs) as pool:
             with ThreadPoolExecutor(max_workers=2) as starting:
-                probed = starting.submit(sandbox_command.probe,
-                                         sandbox_command.sandbox_uid(0)) if sandbox else None
+                probed = starting.submit(sandbox_command.probe, sandbox_command.sandbox_uid(0)
+                                         ) if sandbox and not backend else None
                 starting.submit(importlib.import_module, "nbgrader.converters").result()
                 reason = probed.result() if probed is not None else None
             course.check_assignment(assignment)
@@ -135,6 +140,8 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
         "limits": limit_values,
         "submissions": [sub.public() for sub in results],
     }
+    if backend:  # where phase 1 ran, and what travelled (coursetools.autograde.cluster)
+        out["cluster"] = {"scheduler": address, "workers": backend.jobs, **backend.stats}
     (reports / "results.json").write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     if report:
         from coursetools.report import write_report
@@ -155,7 +162,8 @@ def _execute(pool, run, found, jobs, progress):
             bar.update()
 
     try:
-        results = workers.grade_all(pool, todo, jobs, advance)
+        results = pool.grade_all(todo, advance) if isinstance(pool, cluster.DaskPool) else \
+            workers.grade_all(pool, todo, jobs, advance)
     finally:
         if bar is not None:
             bar.close()

@@ -8,6 +8,11 @@ reported, never fatal: its status says why.
 
     python -m coursetools autograde [--assignment ID] [--jobs N] [--unsandboxed]
                                     [--limit NAME=VALUE ...] [--quiet]
+                                    [--scheduler tcp://HOST:8786 | local]
+
+``--scheduler`` grades on that Dask cluster (default: ``NN_GRADING_SCHEDULER``, else
+``c.GradingCluster.scheduler_address``, else the local process pool; see
+docs/deployment.md).
 """
 
 import argparse
@@ -32,6 +37,10 @@ def add_arguments(parser):
                         help="override a limit of coursetools.sandbox.limits, e.g. "
                              "cell_timeout=120")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="grade on this Dask scheduler (tcp://host:8786), or `local` for "
+                             "the local pool (default: $NN_GRADING_SCHEDULER, else "
+                             "GradingCluster.scheduler_address, else local)")
 
 
 def summary(results):
@@ -63,7 +72,8 @@ def run(course, args):
                               "/<student>/<assignment>/ for an assignment with a release")
     for assignment in chosen:
         results = autograde(course, assignment, jobs=args.jobs, sandbox=not args.unsandboxed,
-                            limits=limits, progress=not args.quiet)
+                            limits=limits, progress=not args.quiet,
+                            scheduler=args.scheduler)
         print(summary(results))
         for sub in results["submissions"]:
             if sub["status"] != "graded":
