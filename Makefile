@@ -71,7 +71,7 @@ report: $(RUNTIME_STAMP) ## rebuild the class report from results.json [ASSIGNME
 	$(COURSETOOLS) report $(FOR_ASSIGNMENT)
 
 # Jupyter refuses to run as root without --allow-root (containers often are root).
-ALLOW_ROOT := $(ALLOW_ROOT)
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The student's own copy in work/ first (never overwritten: release/ is regenerated), then
 # Binder's student configuration (binder/jupyter_config), and inline plots rather than Agg.
