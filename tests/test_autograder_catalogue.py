@@ -22,7 +22,11 @@ ENTRIES = CATALOGUE.ENTRIES
 BLANKS = tuple(CATALOGUE.blank(f) for f in CATALOGUE.FUNCTIONS)
 
 # Graded through stock `nbgrader autograde` too, to prove the harness scores as nbgrader does.
-NBGRADER_ENTRIES = ("sigmoid_tanh", "add_bias_ones_first", "bp_in_place")
+# Entries whose every test's verdict is the same for any draw of the hidden cases: stock
+# nbgrader draws them from its own secret and student, the harness from CATALOGUE_KEY. (Not
+# add_bias_ones_first: its network still learns, so whether its train() reaches 97% on the
+# secret points depends on the draw.)
+NBGRADER_ENTRIES = ("sigmoid_tanh", "add_bias_returns_x", "bp_in_place")
 
 
 @pytest.fixture(scope="module")

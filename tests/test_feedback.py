@@ -2,6 +2,7 @@
 
 import html
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
@@ -187,6 +188,17 @@ def test_outputs_wrap_instead_of_scrolling(pages):
 @pytest.mark.browser
 def test_page_in_a_browser_offline(pages):
     """In Chromium, with every request off the page refused: formulas drawn, nothing clipped."""
+    # in a thread of its own: an earlier test's kernel client can leave an asyncio loop
+    # running in this one, where Playwright's sync API refuses to start
+    with ThreadPoolExecutor(1) as thread:
+        refused, drawn, clipped = thread.submit(_look_offline, pages["bob"]).result()
+    assert refused == [], "the page asked the network for something"
+    assert drawn == [True, True]
+    assert clipped == []
+
+
+def _look_offline(page_path):
+    """(requests refused, each formula image drawn, clipped boxes) of the page in Chromium."""
     from playwright.sync_api import sync_playwright
 
     refused = []
@@ -202,7 +214,7 @@ def test_page_in_a_browser_offline(pages):
         try:
             page = browser.new_page(viewport={"width": 800, "height": 1000})
             page.route("**/*", refuse_network)
-            page.goto(pages["bob"].as_uri(), wait_until="load")
+            page.goto(page_path.as_uri(), wait_until="load")
             drawn = page.eval_on_selector_all(
                 "img.math", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
             clipped = page.eval_on_selector_all(
@@ -213,9 +225,7 @@ def test_page_in_a_browser_offline(pages):
             page.screenshot(path=str(ARTIFACTS / "feedback-quick-course.png"), full_page=True)
         finally:
             browser.close()
-    assert refused == [], "the page asked the network for something"
-    assert drawn == [True, True]
-    assert clipped == []
+    return refused, drawn, clipped
 
 
 def test_a_huge_formula_in_an_answer_is_shown_as_tex_not_drawn():
