@@ -276,6 +276,26 @@ def test_a_function_that_passes_the_probe_but_fails_later_prints_one_line(soluti
     assert out.count("\n") == 1 and out.startswith("feed_forward failed while training"), out
 
 
+@pytest.mark.parametrize("execution, verb", [("autograde", "grades"),
+                                              ("validate", "validates")])
+def test_while_nbgrader_runs_the_notebook_explore_prints_one_line_and_does_nothing(
+        solution, capsys, monkeypatch, execution, verb):
+    """nbgrader sets NBGRADER_EXECUTION while it grades or validates: the figures are not
+    graded, so they are neither trained nor drawn, and no playground widget is made."""
+    trained = []
+    monkeypatch.setattr(explore, "train_many", lambda *a, **k: trained.append(a))
+    monkeypatch.setenv("NBGRADER_EXECUTION", execution)
+    line = explore.NOT_WHILE_GRADING.format(verb=verb) + "\n"
+    assert explore.explore_now() is False
+    assert capsys.readouterr().out == line
+    for run in (explore.plot_capacity, explore.plot_learning_rates, explore.playground):
+        assert run(solution) is None, run
+        assert capsys.readouterr().out == line, run
+    assert trained == [] and plt.get_fignums() == []
+    monkeypatch.delenv("NBGRADER_EXECUTION")
+    assert explore.explore_now() is True and capsys.readouterr().out == ""
+
+
 # ---------------------------------------------------------------------------
 # the playground
 
