@@ -4,19 +4,29 @@
   preprocessors (phase 1 already sanitized, restored and executed each notebook against a
   copy of this gradebook) and ``submitted_directory`` pointed at a scratch folder holding
   each student's executed notebooks and ``timestamp.txt``, so nbgrader's own
-  ``SaveAutoGrades`` and ``AssignLatePenalties`` write the gradebook. Before that, the
-  previous ``autograded/`` output and autograder scores of the students being graded are
-  removed (a clean regrade; manual scores, extra credit and comments stay). A submission
-  that could not be executed is recorded as nbgrader records a missing notebook: every
-  autograded cell 0 (flagged for manual grading when the tool, not the submission, failed),
-  with an empty ``autograded/`` folder so that formgrader does not offer to autograde it.
-  Formgrader's "flagged" mark is the report's: set for flagged submissions and for those
-  that timed out, crashed or could not be graded (``flag_in_gradebook``).
+  ``SaveAutoGrades`` and ``AssignLatePenalties`` write the gradebook. It records one
+  submission after another, each whole: its previous ``autograded/`` output and autograder
+  scores go (a clean regrade; manual scores, extra credit and comments stay), formgrader's
+  "flagged" mark is set to the report's (flagged, timed out, crashed, not graded), then
+  nbgrader saves the new scores. A submission that could not be executed is recorded as
+  nbgrader records a missing notebook: every autograded cell 0 (to grade by hand when the
+  tool, not the submission, failed), with an empty ``autograded/`` folder so that
+  formgrader does not offer to autograde it.
+- Ctrl-C while recording (``deferred_interrupt``) takes effect between two submissions:
+  the gradebook holds the submissions recorded so far, whole, and the previous grading of
+  the others, and the run ends with KeyboardInterrupt. Phase 1 writes only scratch copies,
+  so an interruption there, or a lost scheduler, leaves the gradebook as it was. (A process
+  killed outright can still stop between nbgrader's commits of one submission; grading
+  again repairs it.)
 - ``verify``: the gradebook's score of every test equals what nbgrader computes from the
   graded notebook (``nbgrader.utils.determine_grade``).
 - ``read_back``, ``export_csv``: the scores and tests of each result, and ``grades.csv``.
 """
 
+import contextlib
+import signal
+import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -27,34 +37,61 @@ from coursetools.files import copy_regular_tree, safe_remove
 
 def record(course, assignment, results, scratch, log_path):
     """Write the phase-1 ``results`` (SubmissionResult) into the course's gradebook."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), deferred_interrupt() as interrupted:
         warnings.simplefilter("ignore")  # SQLAlchemy's chatter about nbgrader's sessions
-        _record(course, assignment, results, scratch, log_path)
+        _record(course, assignment, results, scratch, log_path, interrupted)
+        if interrupted.is_set():
+            raise KeyboardInterrupt
 
 
-def _record(course, assignment, results, scratch, log_path):
-    from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, SaveAutoGrades
+@contextlib.contextmanager
+def deferred_interrupt():
+    """An Event set by Ctrl-C (SIGINT) instead of KeyboardInterrupt, so that the submission
+    being recorded is recorded whole. Outside the main thread signals cannot be caught:
+    the Event is never set there."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
 
+    def ask(signum, frame):
+        if not interrupted.is_set():
+            print("\nCtrl-C: stopping after the submission being recorded (the gradebook "
+                  "keeps whole submissions only)...", file=sys.stderr, flush=True)
+        interrupted.set()
+
+    previous = signal.signal(signal.SIGINT, ask)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def is_flagged(sub):
+    """Formgrader's "flagged" of a result: the report's flags, and every submission that did
+    not grade cleanly (timed out, crashed, invalid, the tool's error)."""
+    return bool(sub.flags) or sub.status != "graded"
+
+
+def _record(course, assignment, results, scratch, log_path, interrupted):
     inbox = Path(scratch) / "record"
     inbox.mkdir(parents=True)
     for sub in results:
-        safe_remove(course.path("autograded", sub.student), assignment)
         if sub.executed:
             copy_regular_tree(sub.executed, inbox / sub.student / assignment)
-    with Gradebook(course.db_url, course.course_id) as gb:
-        for sub in results:
-            try:
-                found = gb.find_submission(assignment, sub.student)
-            except MissingEntry:
-                continue
-            for notebook in found.notebooks:
-                for grade in notebook.grades:
-                    grade.auto_score = None
-        gb.db.commit()
+    for sub in results:
+        if interrupted.is_set():
+            return
+        if not sub.executed:
+            _record_unexecuted(course, assignment, sub)
+    executed = {sub.student: sub for sub in results if sub.executed}
+    if executed and not interrupted.is_set():
+        from nbgrader.preprocessors import (
+            AssignLatePenalties,
+            CheckCellMetadata,
+            SaveAutoGrades,
+        )
 
-    if any(sub.executed for sub in results):
         config = course.derive(**{
             "CourseDirectory.submitted_directory": str(inbox),
             "Autograde.create_student": True,
@@ -66,30 +103,64 @@ def _record(course, assignment, results, scratch, log_path):
                                                   CheckCellMetadata],
         })
         # when nbgrader fails on one, verify() says who is missing
-        course.convert(Autograde, assignment, config=config, log=log_path, check=False)
+        course.convert(_recording_autograde(course, executed, interrupted), assignment,
+                       config=config, log=log_path, check=False)
 
+
+def _record_unexecuted(course, assignment, sub):
+    """A submission that could not be executed, in one transaction, as nbgrader records a
+    missing notebook: every autograded cell 0 (to grade by hand when the tool, not the
+    submission, failed), and an empty ``autograded/`` folder: formgrader calls a submission
+    autograded when that folder exists."""
+    from nbgrader.api import Gradebook
+
+    safe_remove(course.path("autograded", sub.student), assignment)
     with Gradebook(course.db_url, course.course_id) as gb:
-        for sub in results:
-            if sub.executed:
-                continue
-            gb.update_or_create_student(sub.student)
-            timestamp = read_timestamp(course.path("submitted", sub.student, assignment))
-            extra = {"timestamp": timestamp} if timestamp else {}
-            found = gb.update_or_create_submission(assignment, sub.student, **extra)
-            for notebook in found.notebooks:
-                for grade in notebook.grades:
-                    grade.auto_score = 0.0
-                    grade.needs_manual_grade = sub.status == "error"
-            # formgrader calls a submission autograded when its autograded/ folder exists
-            course.path("autograded", sub.student, assignment).mkdir(parents=True, exist_ok=True)
+        gb.update_or_create_student(sub.student)
+        timestamp = read_timestamp(course.path("submitted", sub.student, assignment))
+        extra = {"timestamp": timestamp} if timestamp else {}
+        found = gb.update_or_create_submission(assignment, sub.student, **extra)
+        for notebook in found.notebooks:
+            notebook.flagged = is_flagged(sub)
+            for grade in notebook.grades:
+                grade.auto_score = 0.0
+                grade.needs_manual_grade = sub.status == "error"
         gb.db.commit()
-    flag_in_gradebook(course, assignment, results)
+    course.path("autograded", sub.student, assignment).mkdir(parents=True, exist_ok=True)
+
+
+def _recording_autograde(course, executed, interrupted):
+    """nbgrader's Autograde, recording ``executed`` ({student: result}) one by one: before
+    nbgrader saves a submission's scores, its previous output and autograder scores go (a
+    clean regrade: a test the student deleted scores nothing, not its old points; manual
+    scores, extra credit and comments stay) and its "flagged" mark is set. Once
+    ``interrupted`` is set, the students not begun are skipped."""
+    from nbgrader.api import Gradebook
+    from nbgrader.converters import Autograde
+
+    class RecordingAutograde(Autograde):
+        def init_destination(self, assignment_id, student_id):
+            if interrupted.is_set():
+                return False
+            # nbgrader's --force would rmtree through a link put in autograded/
+            safe_remove(course.path("autograded", student_id), assignment_id)
+            return super().init_destination(assignment_id, student_id)
+
+        def init_assignment(self, assignment_id, student_id):
+            super().init_assignment(assignment_id, student_id)
+            with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
+                found = gb.find_submission(assignment_id, student_id)
+                for notebook in found.notebooks:
+                    notebook.flagged = is_flagged(executed[student_id])
+                    for grade in notebook.grades:
+                        grade.auto_score = None
+                gb.db.commit()
+
+    return RecordingAutograde
 
 
 def flag_in_gradebook(course, assignment, results):
-    """Formgrader's "flagged" of each result's notebooks: the report's flags, and every
-    submission that did not grade cleanly (timed out, crashed, invalid, the tool's error).
-    Set again on every regrade, so it says what the latest report says."""
+    """Set formgrader's "flagged" of each result's notebooks (``is_flagged``) again."""
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(course.db_url, course.course_id) as gb:
@@ -99,7 +170,7 @@ def flag_in_gradebook(course, assignment, results):
             except MissingEntry:
                 continue
             for notebook in found.notebooks:
-                notebook.flagged = bool(sub.flags) or sub.status != "graded"
+                notebook.flagged = is_flagged(sub)
         gb.db.commit()
 
 

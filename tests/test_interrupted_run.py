@@ -1,0 +1,115 @@
+"""An interrupted `make autograde` leaves the gradebook with whole submissions only.
+
+On the quick course graded once (every student right), the class is regraded with other
+answers, and interrupted:
+
+- with Ctrl-C (SIGINT) while a submission is half recorded (its old autograder scores just
+  cleared, its new ones not yet saved): that submission is finished, the next ones keep
+  their previous grading, and the run ends with KeyboardInterrupt;
+- with Ctrl-C to `python -m coursetools autograde` while the kernels run: exit 130, and
+  the gradebook, grades.csv and autograded/ are as they were.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import quick_course as qc
+
+from coursetools.autograde import autograde, record
+
+pytestmark = pytest.mark.slow
+
+STUDENTS = ("ana", "ben", "cal", "dan")
+SLOW = "import time\ntime.sleep(30)\n"
+
+
+def gradebook_rows(course):
+    """{student: {grade_id: (auto_score, manual_score)}} and {student: flagged}."""
+    from nbgrader.api import Gradebook
+
+    grades, flagged = {}, {}
+    with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
+        for student in gb.students:
+            for sub in student.submissions:
+                for notebook in sub.notebooks:
+                    grades[student.id] = {g.name: (g.auto_score, g.manual_score)
+                                          for g in notebook.grades}
+                    flagged[student.id] = notebook.flagged
+    return grades, flagged
+
+
+@pytest.fixture
+def graded_once(standin_template, tmp_path):
+    """The quick course, every student right and graded: (folder, gradebook rows)."""
+    course = qc.copy_course(standin_template, tmp_path / "course")
+    for student in STUDENTS:
+        qc.submit(course, student, qc.submission(course))
+    autograde(course, qc.ASSIGNMENT, jobs=2, progress=False, report=False)
+    rows = gradebook_rows(course)
+    assert all(sum(a for a, _ in g.values()) == qc.MAX_SCORE for g in rows[0].values())
+    return course, rows
+
+
+def test_ctrl_c_while_a_submission_is_recorded_finishes_it_and_keeps_the_rest(
+        graded_once, monkeypatch):
+    course, (before, _) = graded_once
+    for student in STUDENTS:  # a wrong sigmoid this time: 3 of 5 points
+        qc.submit(course, student, qc.submission(course, sigmoid=qc.WRONG_SIGMOID))
+    original = record._recording_autograde
+    seen = []
+
+    def interrupting(*args):
+        class Interrupting(original(*args)):
+            def init_assignment(self, assignment_id, student_id):
+                super().init_assignment(assignment_id, student_id)  # old scores cleared
+                seen.append(student_id)
+                if len(seen) == 2:
+                    os.kill(os.getpid(), signal.SIGINT)  # before the new ones are saved
+                    time.sleep(0.2)
+
+        return Interrupting
+
+    monkeypatch.setattr(record, "_recording_autograde", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        autograde(course, qc.ASSIGNMENT, jobs=2, progress=False, report=False)
+    assert seen == list(STUDENTS[:2]), "the students after the interruption were begun"
+    after, flagged = gradebook_rows(course)
+    for student in STUDENTS[:2]:  # recorded again, whole
+        assert all(a is not None for a, _ in after[student].values()), after[student]
+        assert sum(a for a, _ in after[student].values()) == 3.0, after[student]
+    for student in STUDENTS[2:]:  # as the first grading left them
+        assert after[student] == before[student]
+        assert (course / "autograded" / student / qc.ASSIGNMENT / f"{qc.NOTEBOOK}.ipynb"
+                ).is_file()
+    assert not any(flagged.values())
+
+
+def test_ctrl_c_while_the_kernels_run_leaves_the_gradebook_as_it_was(graded_once):
+    course, before = graded_once
+    for student in STUDENTS:
+        qc.submit(course, student, qc.insert_after(
+            qc.submission(course, sigmoid=qc.WRONG_SIGMOID), "sigmoid", SLOW))
+    autograded = qc.snapshot(course / "autograded")
+    grades_csv = (course / "grades.csv").read_text()
+    logs = course / "reports" / qc.ASSIGNMENT / "logs"
+    shutil.rmtree(logs)  # the first grading's: a new one says a submission has begun
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
+    run = subprocess.Popen([sys.executable, "-m", "coursetools", "autograde", "--course",
+                            str(course), "--assignment", qc.ASSIGNMENT, "--jobs", "2"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not any(logs.glob("ana*.log")) and time.monotonic() < deadline:
+        time.sleep(0.2)  # a worker has begun a submission: the kernels are running
+    time.sleep(3)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 130, (out, err)
+    assert "interrupted" in err
+    assert gradebook_rows(course) == before
+    assert qc.snapshot(course / "autograded") == autograded
+    assert (course / "grades.csv").read_text() == grades_csv
