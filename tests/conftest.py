@@ -39,3 +39,46 @@ def graded_example_class(tmp_path_factory):
               for p in sorted(submitted.rglob("*")) if p.is_file()}
     results = demo.grade_and_feedback(course)
     return course.root, results, before
+
+
+@pytest.fixture(scope="session")
+def graded_example_class_on_a_cluster(tmp_path_factory):
+    """The example class as ``graded_example_class``, but graded on a real Dask cluster
+    (``dask scheduler`` and two ``dask worker`` processes, one of them killed while it
+    grades) with the gradebook on a real PostgreSQL server: ``(course folder, results,
+    {file: sha256} of submitted/ before grading, the killed worker's name)``."""
+    from nbgrader.converters import GenerateAssignment
+    from postgres_server import PostgresServer
+    from worker_killer import KillWhenBusy
+
+    from coursetools import example_class
+    from coursetools.autograde import autograde
+    from coursetools.autograde.cluster_bench import LocalProcesses
+    from coursetools.commands import demo, feedback
+    from coursetools.course import Course
+
+    try:
+        server = PostgresServer().start()
+    except RuntimeError as error:
+        pytest.fail(str(error))  # never skip: make test installs PostgreSQL
+    running = LocalProcesses(tmp_path_factory.mktemp("example-dask"))
+    try:
+        folder = tmp_path_factory.mktemp("example-class-cluster") / "course"
+        demo.make_course(folder)
+        (folder / "gradebook.db").unlink()
+        with open(folder / "nbgrader_config.py", "a") as config:
+            config.write(f"\nc.CourseDirectory.db_url = {server.create_database('cls')!r}\n")
+        course = Course(folder)
+        course.convert(GenerateAssignment, example_class.ASSIGNMENT)
+        example_class.write_class(course, example_class.ASSIGNMENT)
+        submitted = course.path("submitted")
+        before = {p.relative_to(submitted): hashlib.sha256(p.read_bytes()).hexdigest()
+                  for p in sorted(submitted.rglob("*")) if p.is_file()}
+        killer = KillWhenBusy(running, after=3.0)
+        results = autograde(course, example_class.ASSIGNMENT, scheduler=running.address)
+        assert killer.join() and killer.is_dead(), "no worker was killed while it graded"
+        feedback.generate(course, example_class.ASSIGNMENT)
+        yield course.root, results, before, killer.killed
+    finally:
+        running.close()
+        server.stop()

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from worker_killer import KillWhenBusy
 
 from coursetools.autograde import autograde, cluster
 from coursetools.autograde.cluster_bench import LocalProcesses
@@ -98,29 +99,11 @@ def test_a_worker_killed_mid_batch_costs_a_retry_not_the_grades(example_course, 
     running = LocalProcesses(tmp_path / "dask")
     try:
         course = _copy(example_course, tmp_path / "course")
-        import threading
-
-        killed = {}
-
-        def kill_when_busy():
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                busy = sorted(w for w, keys in running.processing().items() if keys)
-                if busy:
-                    name = running.names()[busy[0]]
-                    time.sleep(1)  # into the grading of its first submission
-                    running.kill(name)
-                    killed["worker"] = name
-                    return
-                time.sleep(0.1)
-
-        watcher = threading.Thread(target=kill_when_busy, daemon=True)
-        watcher.start()
+        killer = KillWhenBusy(running)
         results = autograde(course, "standin", progress=False, report=False,
                             scheduler=running.address)
-        watcher.join(timeout=5)
-        assert killed, "no worker was seen processing a task"
-        assert running.workers[int(killed["worker"][1:])].poll() is not None
+        assert killer.join(), "no worker was seen processing a task"
+        assert killer.is_dead()
         assert _grades(results) == local_grades
     finally:
         running.close()
@@ -186,3 +169,19 @@ def test_archives_carry_regular_files_only(tmp_path):
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["a.txt", "sub",
                                                                        "sub/b.bin"]
     assert (out / "sub" / "b.bin").read_bytes() == b"\0\1"
+
+
+def _example_grades(results):
+    return {s["student"]: (s["status"], s["reason"], s["flags"], s["score"], s["tests"])
+            for s in results["submissions"]}
+
+
+def test_the_example_class_on_a_cluster_gets_the_local_engines_grades(
+        graded_example_class, graded_example_class_on_a_cluster):
+    """The real notebook, TensorFlow included, on two dask workers of which one is killed
+    while it grades, recorded in PostgreSQL: the grades of the local engine and SQLite."""
+    _, local, _ = graded_example_class
+    root, on_cluster, _, killed = graded_example_class_on_a_cluster
+    assert killed and on_cluster["cluster"]["tasks"] >= len(local["submissions"])
+    assert Course(root).db_url.startswith("postgresql")
+    assert _example_grades(on_cluster) == _example_grades(local)

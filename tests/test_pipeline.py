@@ -41,10 +41,16 @@ def _hashes(folder):
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def graded(graded_example_class):
-    """The example class graded once per session (tests/conftest.py); these tests only read."""
-    root, results, before = graded_example_class
+@pytest.fixture(scope="module", params=["local-sqlite", "dask-postgresql"])
+def graded(request):
+    """The example class graded once per session (tests/conftest.py), twice: by the local
+    engine into SQLite, and on a Dask cluster (a worker killed mid-batch) into PostgreSQL.
+    These tests only read."""
+    if request.param == "local-sqlite":
+        root, results, before = request.getfixturevalue("graded_example_class")
+    else:
+        root, results, before, _ = request.getfixturevalue(
+            "graded_example_class_on_a_cluster")
     return Course(root), results, before
 
 
@@ -125,6 +131,36 @@ def test_feedback_for_every_graded_student_without_hidden_tests(graded):
             assert not leaked, f"{page.name} of {sub['student']} shows hidden tests: {leaked}"
             points = f"{round(sub['score'], 2)} / {round(sub['max_score'], 2)}"
             assert points in text, f"{page.name} of {sub['student']} lacks {points}"
+
+
+def test_the_graded_notebook_skips_explore(graded):
+    """Explore is not graded: in the grader (NBGRADER_EXECUTION=autograde reaches the
+    sandboxed kernel) each of its cells printed one line and drew nothing."""
+    from nnscratch.explore import NOT_WHILE_GRADING
+
+    course, _, _ = graded
+    nb = nbformat.read(course / "autograded" / "ada" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+    cells = {c.get("id"): c for c in nb.cells}
+    for cell_id in ("explore_logreg", "explore_capacity", "explore_learning_rate",
+                    "playground"):
+        outputs = cells[cell_id].outputs
+        assert [o.get("text") for o in outputs] == [
+            NOT_WHILE_GRADING.format(verb="grades") + "\n"], (cell_id, outputs)
+
+
+def test_the_gradebook_holds_every_score(graded):
+    """What the report says is what nbgrader's gradebook (SQLite or PostgreSQL) holds."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    course, results, _ = graded
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for sub in results["submissions"]:
+            try:
+                found = gb.find_submission(ASSIGNMENT, sub["student"])
+            except MissingEntry:
+                found = None
+            assert found is not None, f"{sub['student']} is not in {course.db_url}"
+            assert found.score == sub["score"], sub["student"]
 
 
 def test_submitted_is_unchanged(graded):
