@@ -1,7 +1,9 @@
 """The whole flow with the gradebook on a real PostgreSQL server (tests/postgres_server.py).
 
 A quick course with a written answer, whose nbgrader_config.py sets
-``c.CourseDirectory.db_url = "postgresql://..."``, on a fresh database: autograde creates the
+``c.CourseDirectory.db_url = "postgresql://..."``, on a fresh database: `make release`
+rebuilds release/ without touching the server (its scratch course has a gradebook of its
+own), autograde creates the
 assignment there and records two students, a grader gives the written answer points and a
 comment through nbgrader's API (what formgrader does), nbgrader's export writes grades.csv,
 and the feedback carries the comment. No SQLite gradebook appears in the course. A database
@@ -9,6 +11,7 @@ that refuses the connection stops autograde with one line before anything is wri
 """
 
 import csv
+import shutil
 
 import pytest
 from nbformat.v4 import new_markdown_cell
@@ -70,6 +73,13 @@ def test_the_flow_on_postgresql(server, tmp_path):
 
     url = server.create_database("flow")
     course = course_on(tmp_path / "course", url)
+    # `make release` rebuilds release/ in a scratch course with a gradebook of its own
+    shutil.rmtree(course / "release")
+    assert cli.main(["release", "--course", str(course)]) == 0
+    assert (course / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").is_file()
+    with Gradebook(url) as gb:
+        assert gb.assignments == [], "make release wrote the course's gradebook"
+    assert not (course / "gradebook.db").exists()
     submit(course, "alice", answered(course, "By symmetry: sigma(-z) = 1 - sigma(z)."))
     submit(course, "bob", submission(course, sigmoid=WRONG_SIGMOID))
 

@@ -32,13 +32,17 @@ def add_arguments(parser):
 
 def _scratch_course(course, workdir):
     """A copy of the course's configuration, source/ and judges/ in ``workdir``, as a Course
-    (the solutions' hidden tests are judged there, with a secret of its own)."""
+    with a gradebook of its own (the solutions' hidden tests are judged there, with a
+    secret of its own)."""
     shutil.copy2(course.root / "nbgrader_config.py", workdir / "nbgrader_config.py")
     shutil.copytree(course.path("source"), workdir / "source")
     if judges_dir(course).is_dir():
         shutil.copytree(judges_dir(course), workdir / "judges")
     scratch = Course(workdir)
     scratch.config.CourseDirectory.source_directory = "source"
+    # its own gradebook, whatever the course's db_url: a rebuild never writes the real one
+    # (autograde records the assignment there from release/ when it grades)
+    scratch.config.CourseDirectory.db_url = f"sqlite:///{workdir / 'gradebook.db'}"
     return scratch
 
 
