@@ -99,6 +99,15 @@ def _test(grade_id, source, points):
     return new_code_cell(source, metadata=_meta(grade_id, grade=True, locked=True, points=points))
 
 
+def written_answer(grade_id, question, points=1, solution=None):
+    """A markdown cell graded by hand (a recap question), the instructor's answer in a
+    solution block when ``solution`` is given."""
+    text = question if solution is None else (
+        f"{question}\n\n### BEGIN SOLUTION\n{solution}\n### END SOLUTION")
+    return new_markdown_cell(text, metadata=_meta(grade_id, grade=True, solution=True,
+                                                  points=points))
+
+
 def source_notebook(exercises=tuple(EXERCISES)):
     cells = [new_markdown_cell(f"# Quick assignment\nImplement {', '.join(exercises)}."),
              new_code_cell("import numpy as np\nimport nnscratch.testing",

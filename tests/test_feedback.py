@@ -18,6 +18,7 @@ from quick_course import (
     source_notebook,
     submission,
     submit,
+    written_answer,
 )
 
 from coursetools import cli
@@ -41,8 +42,6 @@ $$
 (n, 1)
 $$
 Two lines: $$\begin{aligned} a &= b \\ c &= d \end{aligned}$$"""
-WRITTEN = {"nbgrader": {"grade": True, "grade_id": "recap_sigmoid", "locked": False,
-                        "points": 1, "schema_version": 3, "solution": True, "task": False}}
 # One line of words and one unbroken token, each wider than any page.
 LONG_OUTPUT = 'print(" ".join(["a-long-hint"] * 40))\nprint("x" * 400)'
 
@@ -52,7 +51,7 @@ def course(tmp_path_factory):
     """The one-exercise quick course, plus formulas, a written answer and a long output."""
     cells = source_notebook(("sigmoid",)).cells
     cells[1:1] = [new_markdown_cell(FORMULAS)]
-    cells += [new_markdown_cell("Why is sigmoid(0) one half?", metadata=WRITTEN),
+    cells += [written_answer("recap_sigmoid", "Why is sigmoid(0) one half?"),
               new_code_cell(LONG_OUTPUT)]
     root = generate_course(tmp_path_factory.mktemp("course"), ASSIGNMENT, f"{NOTEBOOK}.ipynb",
                            new_source_notebook(cells), JUDGE)

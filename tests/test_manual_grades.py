@@ -18,7 +18,6 @@ from argparse import Namespace
 
 import pytest
 import quick_course as qc
-from nbformat.v4 import new_markdown_cell
 
 from coursetools.autograde import autograde
 from coursetools.cli import main
@@ -35,9 +34,8 @@ COMMENT = "Right idea; say why the gradient is summed over samples."
 
 def _course(root):
     nb = qc.source_notebook()
-    meta = qc._meta(RECAP, grade=True, solution=True, points=RECAP_POINTS)
-    nb.cells.append(new_markdown_cell("Why sum the gradient?\n\n### BEGIN SOLUTION\nBecause."
-                                      "\n### END SOLUTION", metadata=meta))
+    nb.cells.append(qc.written_answer(RECAP, "Why sum the gradient?", RECAP_POINTS,
+                                      solution="Because."))
     nb.cells[-1].id = "recap-answer"
     return qc.generate_course(root, qc.ASSIGNMENT, f"{qc.NOTEBOOK}.ipynb", nb, qc.JUDGE)
 

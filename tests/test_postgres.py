@@ -14,7 +14,6 @@ import csv
 import shutil
 
 import pytest
-from nbformat.v4 import new_markdown_cell
 from postgres_server import PostgresServer
 from quick_course import (
     ASSIGNMENT,
@@ -27,6 +26,7 @@ from quick_course import (
     source_notebook,
     submission,
     submit,
+    written_answer,
 )
 
 from coursetools import cli
@@ -34,8 +34,6 @@ from coursetools.course import Course
 
 pytestmark = pytest.mark.slow
 
-WRITTEN = {"nbgrader": {"grade": True, "grade_id": "recap_sigmoid", "locked": False,
-                        "points": 1, "schema_version": 3, "solution": True, "task": False}}
 COMMENT = "Well argued: the curve is symmetric about 0."
 
 
@@ -52,7 +50,7 @@ def server():
 def course_on(root, db_url):
     """The one-exercise quick course plus a written answer, its gradebook at ``db_url``."""
     cells = source_notebook(("sigmoid",)).cells
-    cells.append(new_markdown_cell("Why is sigmoid(0) one half?", metadata=WRITTEN))
+    cells.append(written_answer("recap_sigmoid", "Why is sigmoid(0) one half?"))
     generate_course(root, ASSIGNMENT, f"{NOTEBOOK}.ipynb", new_source_notebook(cells), JUDGE)
     (root / "gradebook.db").unlink()  # generate_course's SQLite one: this course has none
     with open(root / "nbgrader_config.py", "a") as config:
