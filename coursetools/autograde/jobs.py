@@ -63,6 +63,8 @@ class SubmissionResult:
     executed: str | None = None  # folder of its executed notebooks (None: nothing to record)
     seconds: float = 0.0  # wall time of its phase 1
     judge_seconds: float = 0.0  # of which drawing its hidden cases and judging them
+    # where its kernel's time went: start-up, import-only cells, the other cells
+    timing: dict = field(default_factory=dict)
     peak_rss: int = 0  # bytes: its kernel's sandbox at its largest
     grader_peak_rss: int = 0  # bytes: the grading worker's own peak so far
     # from the gradebook, after recording
@@ -83,6 +85,7 @@ class SubmissionResult:
             "flags": list(self.flags), "score": self.score, "max_score": self.max_score,
             "seconds": round(float(self.seconds or 0.0), 3),
             "judge_seconds": round(self.judge_seconds, 3),
+            "timing": {name: round(value, 3) for name, value in self.timing.items()},
             "tests": [vars(test).copy() for test in self.tests],
             "judged": [verdict.public() for verdict in self.judged],
             "peak_rss_mib": round(self.peak_rss / 1024**2, 1),

@@ -242,6 +242,9 @@ def _grade(job, result, scratch, logger):
     status, reason, more_flags = _status(runs)
     result.flags.extend(more_flags)
     result.peak_rss = max([r.peak_rss for r in runs] + [0])
+    result.timing = {"startup": sum(r.startup for r in runs),
+                     "imports": sum(r.import_seconds for r in runs),
+                     "cells": sum(r.cell_seconds for r in runs)}
     executed = course_dir / "autograded" / job.student / job.run.assignment
     missing = [n for n in result.notebooks if not (executed / f"{n}.ipynb").is_file()]
     if status == "error" or missing:

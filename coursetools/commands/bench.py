@@ -108,6 +108,31 @@ def _row(label, value, target="", ok=None):
     return f"  {label:<64} {value:>12}   {target:<10} {verdict}"
 
 
+def breakdown(results, per):
+    """Rows of where one submission's ``per`` seconds went, from ``results`` (of the jobs=1
+    run when there is one): the means of the kernel's start-up (working copy, sandbox,
+    kernel), the cells that only import, the other cells, the grader's judging, the
+    submission's share of recording, and the rest (nbgrader's own steps, the worker's
+    copies of the course and the submission, the start of the run)."""
+    subs = results["submissions"]
+    n = len(subs) or 1
+
+    def mean(key):
+        return sum(s.get("timing", {}).get(key, 0.0) for s in subs) / n
+
+    parts = [("kernel start-up (working copy, sandbox, ipykernel)", mean("startup")),
+             ("cells that only import (numpy, matplotlib, TensorFlow...)", mean("imports")),
+             ("the other cells (students' code, tests)", mean("cells")),
+             ("judging of hidden tests", sum(s.get("judge_seconds", 0.0) for s in subs) / n),
+             ("recording (phase 2, its share)", results.get("timings", {}).get("record", 0) / n)]
+    parts.append(("the rest (nbgrader's steps, copies, start of the run)",
+                  per - sum(seconds for _, seconds in parts)))
+    rows = [_row("  where it went, per submission:", "")]
+    rows += [_row(f"    {label}", f"{seconds:.2f} s", f"{seconds / per:.0%}") for label, seconds
+             in parts]
+    return rows
+
+
 def measure(origin, assignment=example_class.ASSIGNMENT, n=8, jobs=None, serial=True):
     """Run every measurement and print the figures."""
     shutil.rmtree(SCRATCH, ignore_errors=True)
@@ -157,6 +182,8 @@ def measure(origin, assignment=example_class.ASSIGNMENT, n=8, jobs=None, serial=
                f"{judging / n:.2f} s", "<= 5%", judging <= 0.05 * busy))
     print(_row("  ratio to bare execution", f"{per / bare:.2f}x",
                f"<= {TARGET_OVERHEAD}x", per / bare <= TARGET_OVERHEAD))
+    for line in breakdown(serial_results, per):
+        print(line)
     where = "jobs=1 engine run" if memory is not bare_memory else "bare execution"
     print(_row(f"peak memory of one grading kernel ({where})",
                f"{memory.peak / 1024**2:.0f} MiB", "<= 1 GiB", memory.peak <= TARGET_PEAK))

@@ -22,11 +22,13 @@ Differences, all about what a submission can do to the grader:
 - the kernel is shut down at once when the notebook is done (no five-second grace).
 
 Each executed notebook appends an :class:`ExecutionRecord` to the preprocessor's ``runs``:
-timeouts, how the kernel ended, cells not run, peak resident memory, seconds. Its sentences
+timeouts, how the kernel ended, cells not run, peak resident memory, seconds (and where they
+went: the kernel's start-up, the cells that only import, the other cells). Its sentences
 name a cell by its test or function (``test_backprop``), not by its position, which means
 nothing to an instructor (``ExecutionRecord.cell``).
 """
 
+import ast
 import os
 import secrets
 import shutil
@@ -62,10 +64,36 @@ class ExecutionRecord:
     seconds: float = 0.0
     truncated_cells: list = field(default_factory=list)  # cells whose output was capped
     names: dict = field(default_factory=dict)  # {cell index: its test or function name}
+    startup: float = 0.0  # seconds until the kernel answered (working copy, sandbox, kernel)
+    import_seconds: float = 0.0  # in the cells that only import (``imports_only``)
+    cell_seconds: float = 0.0  # in the other code cells
 
     def cell(self, index):
         """The cell as a sentence names it: its test or function, else its number."""
         return self.names.get(index, f"cell {index}")
+
+
+def imports_only(cell):
+    """Whether a code cell does nothing but import (a ``try`` around imports counts, and
+    so do the locked setup cell's few settings after its imports): what ``make bench``
+    counts as import time."""
+    if cell.cell_type != "code":
+        return False
+    source = "\n".join(line for line in cell.source.splitlines()
+                       if not line.lstrip().startswith(("%", "!")))
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    imports = (ast.Import, ast.ImportFrom)
+
+    def importing(node):
+        return isinstance(node, imports) or (
+            isinstance(node, ast.Try) and all(isinstance(n, imports) for n in node.body))
+
+    setup = cell.metadata.get("nbgrader", {}).get("locked") and not cell.metadata.get(
+        "nbgrader", {}).get("grade")
+    return bool(body) and (all(map(importing, body)) or bool(setup and importing(body[0])))
 
 
 def _error(ename, evalue):
@@ -108,7 +136,7 @@ class SandboxedExecute(Execute):
                                  names=cell_names(nb))
         self._record, self._dead, self._bytes, self._cell_index = record, None, {}, None
         folder = resources["metadata"]["path"]
-        start = time.monotonic()
+        start = self._started = time.monotonic()
         work = tempfile.mkdtemp(prefix="w", dir=self.work_root or None)
         try:
             owner = self.work_owner if self.work_owner >= 0 else None
@@ -129,6 +157,7 @@ class SandboxedExecute(Execute):
 
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
+        self._record.startup = time.monotonic() - self._started
         seal = getattr(self.km, "seal", None)
         if seal is not None:
             seal()
@@ -157,6 +186,7 @@ class SandboxedExecute(Execute):
                 self._record.cells_not_run += 1
             return cell, self.resources
         self._idle_seen = False
+        began, counted = time.monotonic(), imports_only(cell)
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -169,6 +199,12 @@ class SandboxedExecute(Execute):
                     self._kernel_gone(cell, index, interrupted=True)
             elif cell.cell_type == "code" and cell.source.strip() and not self._idle_seen:
                 self._repair_output(cell, index)
+        finally:
+            spent = time.monotonic() - began
+            if counted:
+                self._record.import_seconds += spent
+            elif cell.cell_type == "code":
+                self._record.cell_seconds += spent
         return cell, self.resources
 
     def process_message(self, msg, cell, cell_index):
