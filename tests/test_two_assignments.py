@@ -1,4 +1,5 @@
-"""Every verb on a course with two assignments: release, collect, autograde, feedback, report.
+"""Every verb on a course with two assignments: release, collect, autograde, feedback, report,
+export (`make formgrade` is a server: tests/browser/test_formgrader.py runs it).
 
 A scratch course holds the quick course's ``standin`` and a second assignment ``second``
 (one exercise, another notebook name, a judge of its own); nothing names either of them
@@ -64,3 +65,12 @@ def test_the_whole_flow_on_two_assignments(course, tmp_path, capsys):
     for assignment in ("standin", "second"):
         assert (course / "reports" / assignment / "index.html").is_file()
     assert _cli("report", course, "--assignment", "nope") == 1
+
+    # export: grades.csv and the feedback of every assignment, and who waits for a grader
+    (course / "grades.csv").unlink()
+    assert _cli("export", course) == 0
+    grades = (course / "grades.csv").read_text()
+    assert "second" in grades and "standin" in grades
+    assert (course / "feedback" / "ada" / "second" / "logistic.html").is_file()
+    assert (course / "feedback" / "bo" / "standin" / "standin.html").is_file()
+    assert _cli("export", course, "--assignment", "nope") == 1
