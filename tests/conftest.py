@@ -61,8 +61,9 @@ def graded_example_class_on_a_cluster(tmp_path_factory):
         server = PostgresServer().start()
     except RuntimeError as error:
         pytest.fail(str(error))  # never skip: make test installs PostgreSQL
-    running = LocalProcesses(tmp_path_factory.mktemp("example-dask"))
+    running = None
     try:
+        running = LocalProcesses(tmp_path_factory.mktemp("example-dask"))
         folder = tmp_path_factory.mktemp("example-class-cluster") / "course"
         demo.make_course(folder)
         (folder / "gradebook.db").unlink()
@@ -80,5 +81,6 @@ def graded_example_class_on_a_cluster(tmp_path_factory):
         feedback.generate(course, example_class.ASSIGNMENT)
         yield course.root, results, before, killer.killed
     finally:
-        running.close()
+        if running is not None:
+            running.close()
         server.stop()

@@ -182,6 +182,7 @@ def test_the_example_class_on_a_cluster_gets_the_local_engines_grades(
     while it grades, recorded in PostgreSQL: the grades of the local engine and SQLite."""
     _, local, _ = graded_example_class
     root, on_cluster, _, killed = graded_example_class_on_a_cluster
-    assert killed and on_cluster["cluster"]["tasks"] >= len(local["submissions"])
+    # a worker died with a task, and yet every submission has the local grade: retried
+    assert killed and on_cluster["cluster"]["tasks"] == len(local["submissions"])
     assert Course(root).db_url.startswith("postgresql")
     assert _example_grades(on_cluster) == _example_grades(local)

@@ -25,7 +25,7 @@ from coursetools.autograde import autograde, record
 pytestmark = pytest.mark.slow
 
 STUDENTS = ("ana", "ben", "cal", "dan")
-SLOW = "import time\ntime.sleep(30)\n"
+SLOW = "import time\ntime.sleep(30)\n"  # the class takes a minute or more on 2 jobs
 
 
 def gradebook_rows(course):
@@ -105,11 +105,43 @@ def test_ctrl_c_while_the_kernels_run_leaves_the_gradebook_as_it_was(graded_once
     deadline = time.monotonic() + 120
     while not any(logs.glob("ana*.log")) and time.monotonic() < deadline:
         time.sleep(0.2)  # a worker has begun a submission: the kernels are running
+    assert any(logs.glob("ana*.log")), "no submission was begun"
     time.sleep(3)
     run.send_signal(signal.SIGINT)
-    out, err = run.communicate(timeout=120)
+    out, err = run.communicate(timeout=300)  # (it waits for the jobs under way: see README)
     assert run.returncode == 130, (out, err)
     assert "interrupted" in err
     assert gradebook_rows(course) == before
     assert qc.snapshot(course / "autograded") == autograded
     assert (course / "grades.csv").read_text() == grades_csv
+
+
+def test_nbgrader_stopping_midway_fails_the_rest_instead_of_passing_their_old_grades(
+        graded_once, monkeypatch):
+    """nbgrader ends its whole pass at a database error (say, SQLite locked by formgrader):
+    the students after it keep their previous grading, which this run must not report."""
+    import sqlalchemy.exc
+
+    course, (before, _) = graded_once
+    for student in STUDENTS:
+        qc.submit(course, student, qc.submission(course, sigmoid=qc.WRONG_SIGMOID))
+    original = record._recording_autograde
+
+    def failing(*args):
+        class Failing(original(*args)):
+            def init_assignment(self, assignment_id, student_id):
+                if student_id == STUDENTS[1]:
+                    raise sqlalchemy.exc.OperationalError("UPDATE", {}, Exception("locked"))
+                super().init_assignment(assignment_id, student_id)
+
+        return Failing
+
+    monkeypatch.setattr(record, "_recording_autograde", failing)
+    results = autograde(course, qc.ASSIGNMENT, jobs=2, progress=False, report=False)
+    subs = {s["student"]: s for s in results["submissions"]}
+    assert (subs["ana"]["status"], subs["ana"]["score"]) == ("graded", 3.0)
+    for student in STUDENTS[1:]:
+        assert subs[student]["status"] == "error", subs[student]
+        assert "nbgrader stopped before recording it" in subs[student]["reason"]
+    after, _ = gradebook_rows(course)
+    assert {s: after[s] for s in STUDENTS[1:]} == {s: before[s] for s in STUDENTS[1:]}

@@ -269,6 +269,12 @@ def scan(nb, locked_ids=()):
             tree = ast.parse(_python_source(source))
         except (SyntaxError, ValueError):
             continue  # a cell that does not parse raises before it can do anything
+        except (RecursionError, MemoryError):
+            # too deeply nested for this process's parser; a kernel that raised its
+            # recursion limit may still run it: a person looks at it
+            findings.append(f"{names.get(index, f'cell {index}')}: nested too deeply to be "
+                            "scanned")
+            continue
         scanner = _Scanner(aliases, check_names)
         scanner.visit(tree)
         for lineno, text in scanner.found:

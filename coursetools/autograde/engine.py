@@ -125,7 +125,11 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
             pool.shutdown(wait=False)  # the workers exit while phase 2 records
             timings["execute"] = time.monotonic() - start - timings["prepare"]
             mark = time.monotonic()
-            record.record(course, assignment, results, root, logs / "_record.log")
+            try:
+                record.record(course, assignment, results, root, logs / "_record.log")
+            except KeyboardInterrupt:
+                record.export_csv(course)  # grades.csv says what the gradebook now holds
+                raise
             record.verify(course, assignment, results)
             max_score = record.read_back(course, assignment, results, _order(released))
             record.export_csv(course)

@@ -40,8 +40,8 @@ def record(course, assignment, results, scratch, log_path):
     with warnings.catch_warnings(), deferred_interrupt() as interrupted:
         warnings.simplefilter("ignore")  # SQLAlchemy's chatter about nbgrader's sessions
         _record(course, assignment, results, scratch, log_path, interrupted)
-        if interrupted.is_set():
-            raise KeyboardInterrupt
+    if interrupted.is_set():  # also a Ctrl-C in the last moment, before the handler went
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -50,8 +50,9 @@ def deferred_interrupt():
     being recorded is recorded whole. Outside the main thread signals cannot be caught:
     the Event is never set there."""
     interrupted = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield interrupted
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(
+            signal.SIGINT) in (signal.SIG_IGN, None):
+        yield interrupted  # (a run started with Ctrl-C ignored, nohup: it stays ignored)
         return
 
     def ask(signum, frame):
@@ -102,9 +103,15 @@ def _record(course, assignment, results, scratch, log_path, interrupted):
             "Autograde.autograde_preprocessors": [SaveAutoGrades, AssignLatePenalties,
                                                   CheckCellMetadata],
         })
-        # when nbgrader fails on one, verify() says who is missing
-        course.convert(_recording_autograde(course, executed, interrupted), assignment,
-                       config=config, log=log_path, check=False)
+        recorded = set()
+        course.convert(_recording_autograde(course, executed, interrupted, recorded),
+                       assignment, config=config, log=log_path, check=False)
+        # nbgrader stops the whole pass at a database error: the students after it still
+        # hold their previous grading, which must not pass for this run's
+        for student, sub in executed.items():
+            if student not in recorded and not interrupted.is_set():
+                sub.fail("nbgrader stopped before recording it (see "
+                         f"{Path(log_path).name}); the gradebook keeps its previous grading")
 
 
 def _record_unexecuted(course, assignment, sub):
@@ -129,13 +136,14 @@ def _record_unexecuted(course, assignment, sub):
     course.path("autograded", sub.student, assignment).mkdir(parents=True, exist_ok=True)
 
 
-def _recording_autograde(course, executed, interrupted):
+def _recording_autograde(course, executed, interrupted, recorded):
     """nbgrader's Autograde, recording ``executed`` ({student: result}) one by one: before
     nbgrader saves a submission's scores, its previous output and autograder scores go (a
     clean regrade: a test the student deleted scores nothing, not its old points; manual
     scores, extra credit and comments stay) and its "flagged" mark is set. Once
-    ``interrupted`` is set, the students not begun are skipped."""
-    from nbgrader.api import Gradebook
+    ``interrupted`` is set, the students not begun are skipped. The students whose notebooks
+    nbgrader converted are added to ``recorded``."""
+    from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.converters import Autograde
 
     class RecordingAutograde(Autograde):
@@ -147,14 +155,25 @@ def _recording_autograde(course, executed, interrupted):
             return super().init_destination(assignment_id, student_id)
 
         def init_assignment(self, assignment_id, student_id):
-            super().init_assignment(assignment_id, student_id)
+            # before nbgrader's init: it scores a notebook the student did not hand in 0
             with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
-                found = gb.find_submission(assignment_id, student_id)
-                for notebook in found.notebooks:
-                    notebook.flagged = is_flagged(executed[student_id])
+                try:
+                    found = gb.find_submission(assignment_id, student_id)
+                except MissingEntry:  # a first grading: nothing to clear
+                    found = None
+                for notebook in found.notebooks if found is not None else ():
                     for grade in notebook.grades:
                         grade.auto_score = None
                 gb.db.commit()
+            super().init_assignment(assignment_id, student_id)
+            with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
+                for notebook in gb.find_submission(assignment_id, student_id).notebooks:
+                    notebook.flagged = is_flagged(executed[student_id])
+                gb.db.commit()
+
+        def set_permissions(self, assignment_id, student_id):
+            super().set_permissions(assignment_id, student_id)
+            recorded.add(student_id)  # nbgrader's last step of a student, after saving
 
     return RecordingAutograde
 
@@ -182,8 +201,8 @@ def verify(course, assignment, results):
 
     with Gradebook(course.db_url) as gb:
         for sub in results:
-            if not sub.executed:
-                continue
+            if not sub.executed or sub.status == "error":
+                continue  # (already failed: nbgrader stopped before recording it)
             problems = []
             for name in sub.notebooks:
                 path = course.path("autograded", sub.student, assignment) / f"{name}.ipynb"
