@@ -1,8 +1,7 @@
 """Fixtures shared by several test modules."""
 
-import hashlib
-
 import pytest
+from quick_course import file_hashes
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +33,7 @@ def graded_example_class(tmp_path_factory):
     from coursetools.commands import demo
 
     course = demo.prepare(tmp_path_factory.mktemp("example-class") / "course")
-    submitted = course.path("submitted")
-    before = {p.relative_to(submitted): hashlib.sha256(p.read_bytes()).hexdigest()
-              for p in sorted(submitted.rglob("*")) if p.is_file()}
+    before = file_hashes(course.path("submitted"))
     results = demo.grade_and_feedback(course)
     return course.root, results, before
 
@@ -72,9 +69,7 @@ def graded_example_class_on_a_cluster(tmp_path_factory):
         course = Course(folder)
         course.convert(GenerateAssignment, example_class.ASSIGNMENT)
         example_class.write_class(course, example_class.ASSIGNMENT)
-        submitted = course.path("submitted")
-        before = {p.relative_to(submitted): hashlib.sha256(p.read_bytes()).hexdigest()
-                  for p in sorted(submitted.rglob("*")) if p.is_file()}
+        before = file_hashes(course.path("submitted"))
         killer = KillWhenBusy(running, after=3.0)
         results = autograde(course, example_class.ASSIGNMENT, scheduler=running.address)
         assert killer.join() and killer.is_dead(), "no worker was killed while it graded"

@@ -207,6 +207,13 @@ def submit(course, student, nb=None, *, raw=None, extra=None, links=None,
     return folder
 
 
+def file_hashes(folder):
+    """{relative path: sha256} of the files under ``folder``."""
+    folder = Path(folder)
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def snapshot(folder):
     """{relative path: (sha256, mtime_ns, mode)} of everything under ``folder``."""
     out = {}

@@ -4,12 +4,12 @@ One grading run of the whole class (module-scoped fixture): it executes the real
 notebook, TensorFlow included, once per submission.
 """
 
-import hashlib
 import html
 import re
 
 import nbformat
 import pytest
+from quick_course import file_hashes
 
 from coursetools import example_class
 from coursetools.course import REPOSITORY as COURSE_ROOT
@@ -34,11 +34,6 @@ EXPECTED = {
     "hana": ("timeout", 24.0),  # the looping cell is interrupted; the tests all pass
     "ivan": ("kernel_died", 2.0),  # only test_add_bias ran before the kernel died
 }
-
-
-def _hashes(folder):
-    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module", params=["local-sqlite", "dask-postgresql"])
@@ -165,4 +160,4 @@ def test_the_gradebook_holds_every_score(graded):
 
 def test_submitted_is_unchanged(graded):
     course, _, before = graded
-    assert _hashes(course / "submitted") == before
+    assert file_hashes(course / "submitted") == before
