@@ -109,6 +109,23 @@ def test_a_worker_killed_mid_batch_costs_a_retry_not_the_grades(example_course, 
         running.close()
 
 
+def test_a_worker_that_replaces_the_only_one_has_what_the_tasks_need(example_course,
+                                                                     local_grades, tmp_path):
+    # the run's shared data lived only on the lost worker when it was a scattered future
+    # (the scheduler's memory manager trims broadcast copies too): a newcomer must get it
+    running = LocalProcesses(tmp_path / "dask", workers=1)
+    try:
+        course = _copy(example_course, tmp_path / "course")
+        killer = KillWhenBusy(running, replace=True)
+        results = autograde(course, "standin", progress=False, report=False,
+                            scheduler=running.address)
+        assert killer.join() == "w0" and killer.is_dead()
+        assert len(running.workers) == 2
+        assert _grades(results) == local_grades
+    finally:
+        running.close()
+
+
 def test_an_unreachable_scheduler_is_one_line_and_writes_nothing(example_course, tmp_path):
     course = _copy(example_course, tmp_path / "course")
     (course.root / "nbgrader_config.py").write_text(

@@ -6,10 +6,12 @@ import time
 
 class KillWhenBusy:
     """A thread that waits for a worker with a task, lets it work ``after`` seconds into it,
-    then kills it; ``killed`` is its name (None until then)."""
+    then kills it; ``killed`` is its name (None until then). With ``replace``, a new worker
+    joins once it is dead."""
 
-    def __init__(self, running, after=1.0, timeout=300):
+    def __init__(self, running, after=1.0, timeout=300, replace=False):
         self.running, self.after, self.timeout = running, after, timeout
+        self.replace = replace
         self.killed = None
         self.thread = threading.Thread(target=self._watch, daemon=True)
         self.thread.start()
@@ -23,6 +25,10 @@ class KillWhenBusy:
                 time.sleep(self.after)  # into the grading of its first submission
                 self.running.kill(name)
                 self.killed = name
+                if self.replace:
+                    self.running.workers[int(name[1:])].wait(timeout=30)
+                    self.running.workers.append(
+                        self.running.add_worker(f"w{len(self.running.workers)}"))
                 return
             time.sleep(0.1)
 

@@ -6,7 +6,10 @@ grades each submission as one Dask task: ``client.submit`` / ``as_completed``, n
 own on the wire. The workers share no file system with the instructor's machine, so:
 
 - what every task needs (the run's settings, the assignment's ``source/`` folder, the judge
-  modules, the gradebook template) is packed once and scattered to every worker;
+  modules, the gradebook template) is packed once and handed to every worker, present and
+  future, as a worker plugin (``run_data.RunData``). Not as a scattered future: Dask's
+  Active Memory Manager trims a broadcast's replicas, and when the worker holding the last
+  one is lost, every task waiting on it is cancelled ("lost dependencies"), not retried;
 - a task carries its submission as a tar archive of what ``intake.copy_submission`` let in
   (read here, with the same rules as locally; its flags travel beside it);
 - on the worker, :func:`grade_task` unpacks all that in a fresh temporary folder and calls the
@@ -153,12 +156,13 @@ def describe(sandbox, dask_worker=None):
             "python": sys.version.split()[0], "reason": reason}
 
 
-def grade_task(task, shared):
+def grade_task(task, run_data):
     """One submission, on a worker: unpack, :func:`grade_submission`, pack the answer."""
     from distributed import get_worker
 
     from coursetools.autograde import worker
 
+    shared = get_worker().plugins[run_data].shared
     run = shared["run"]
     with _Slot() as slot:
         _warm(slot)
@@ -266,62 +270,76 @@ class DaskPool:
         """Grade ``jobs`` (all of one run) on the cluster; a result per job, by student."""
         from distributed import as_completed
 
+        from coursetools.autograde.run_data import RunData
+
         if not jobs:
             return {}
         run = jobs[0].run
         shared = self.shared(run)
         started = time.monotonic()
-        shared_future = self.client.scatter(shared, broadcast=True, hash=False)
+        run_data = f"nnag-run-{os.urandom(4).hex()}"
+        self.client.register_plugin(RunData(run_data, shared), name=run_data)
         stats = {"shared_bytes": len(pickle.dumps(shared)), "sent_bytes": 0,
                  "received_bytes": 0, "tasks": len(jobs), "worker_seconds": 0.0}
         futures, flags, results = {}, {}, {}
         todo = iter(jobs)
         running = as_completed(loop=self.client.loop)
-        with tempfile.TemporaryDirectory(prefix="nnag-pack-") as staging:
+        try:
+            with tempfile.TemporaryDirectory(prefix="nnag-pack-") as staging:
 
-            def submit_next():
-                job = next(todo, None)
-                if job is None:
-                    return
-                flags[job.student] = []
-                inbox = Path(staging) / job.student
-                inbox.mkdir()
-                intake.copy_submission(job.submission, inbox, run.limits["max_file_bytes"],
-                                       flags[job.student])
-                task = {"index": job.index, "student": job.student, "submission": pack(inbox)}
-                shutil.rmtree(inbox)
-                stats["sent_bytes"] += len(pickle.dumps(task))
-                future = self.client.submit(grade_task, task, shared_future, pure=False,
-                                            retries=self.options.retries,
-                                            key=f"grade-{job.index:05d}-{os.urandom(4).hex()}")
-                futures[future] = job
-                running.add(future)
+                def submit_next():
+                    job = next(todo, None)
+                    if job is None:
+                        return
+                    flags[job.student] = []
+                    inbox = Path(staging) / job.student
+                    inbox.mkdir()
+                    intake.copy_submission(job.submission, inbox, run.limits["max_file_bytes"],
+                                           flags[job.student])
+                    task = {"index": job.index, "student": job.student, "submission": pack(inbox)}
+                    shutil.rmtree(inbox)
+                    stats["sent_bytes"] += len(pickle.dumps(task))
+                    future = self.client.submit(grade_task, task, run_data, pure=False,
+                                                retries=self.options.retries,
+                                                key=f"grade-{job.index:05d}-{os.urandom(4).hex()}")
+                    futures[future] = job
+                    running.add(future)
 
-            # a window of tasks ahead of the workers, not the whole class: the scheduler
-            # holds each waiting task's submission in memory
-            for _ in range(max(WINDOW, WINDOW_PER_WORKER * self.jobs)):
-                submit_next()
-            for future in running:
-                job = futures.pop(future)
-                try:
-                    answer = future.result()
-                except Exception as exc:  # noqa: BLE001 - whatever it is, it is this one's
-                    if self.client.status != "running":
-                        raise CourseError(f"lost the Dask scheduler at {self.address} while "
-                                          "grading: nothing was recorded") from None
-                    result = SubmissionResult(job.student).fail(
-                        f"the grading worker failed: {type(exc).__name__}: {exc}"
-                        .splitlines()[0])
-                else:
-                    result = self._receive(job, answer, flags.pop(job.student), stats)
-                future.release()
-                results[job.student] = result
-                if on_result is not None:
-                    on_result(job, result)
-                submit_next()
+                # a window of tasks ahead of the workers, not the whole class: the scheduler
+                # holds each waiting task's submission in memory
+                for _ in range(max(WINDOW, WINDOW_PER_WORKER * self.jobs)):
+                    submit_next()
+                for future in running:
+                    job = futures.pop(future)
+                    try:
+                        answer = future.result()
+                    except Exception as exc:  # noqa: BLE001 - whatever it is, it is this one's
+                        if self.client.status != "running":
+                            raise CourseError(f"lost the Dask scheduler at {self.address} while "
+                                              "grading: nothing was recorded") from None
+                        result = SubmissionResult(job.student).fail(
+                            f"the grading worker failed: {type(exc).__name__}: {exc}"
+                            .splitlines()[0])
+                    else:
+                        result = self._receive(job, answer, flags.pop(job.student), stats)
+                    future.release()
+                    results[job.student] = result
+                    if on_result is not None:
+                        on_result(job, result)
+                    submit_next()
+        finally:
+            self._forget(run_data)
         stats["seconds"] = time.monotonic() - started
         self.stats = stats
         return results
+
+    def _forget(self, run_data):
+        """Unregister a run's data (the scheduler and workers drop it), if still connected."""
+        if self.client is not None and self.client.status == "running":
+            try:
+                self.client.unregister_worker_plugin(run_data)
+            except Exception:  # noqa: BLE001, S110 - a lost scheduler forgets it anyway
+                pass
 
     def _receive(self, job, answer, flags, stats):
         result = answer["result"]
