@@ -12,23 +12,21 @@ Everything here trains **your** functions (``feed_forward``, ``backprop``, ``log
   matrices, with your functions; the same numbers as one after the other).
 - ``plot_capacity(...)``, ``plot_learning_rates(...)``: the Explore figures.
 - ``playground()``: sliders for hidden units, learning rate, epochs and the data set; it
-  trains only when you move one (about a second at most for 20 units and 3000 epochs).
+  trains only when you move one (nnscratch.playground).
 - ``explore_now()``: False while nbgrader grades or validates the notebook. Nothing in
   Explore is graded, so there its cells print one line and skip their work (the figures
   cost seconds per submission, nbgrader's FAQ suggests exactly this).
 """
 
 import contextlib
-import io
 import os
 import sys
-import time
 import warnings
 
 import numpy as np
 
-from nnscratch.data import DEFAULT_SEED, make_circles, make_moons
-from nnscratch.plotting import plot_decision_boundary, plot_loss
+from nnscratch.data import DEFAULT_SEED, make_moons
+from nnscratch.plotting import plot_decision_boundary
 
 # The graded functions, in the notebook's order; each needs the ones it is listed with.
 FUNCTIONS = ("add_bias", "sigmoid", "log_loss", "feed_forward", "sigmoid_der", "log_loss_der",
@@ -81,7 +79,7 @@ def _probe_inputs():
     }
 
 
-def _culprit(exc, default):
+def culprit(exc, default):
     """The innermost of the student's functions in ``exc``'s traceback (or ``default``)."""
     name, tb = default, exc.__traceback__
     while tb is not None:
@@ -91,7 +89,7 @@ def _culprit(exc, default):
     return name
 
 
-def _one_line(exc):
+def one_line(exc):
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}"[:120] if lines else type(exc).__name__
 
@@ -109,11 +107,10 @@ def _probe(name, function):
             warnings.simplefilter("ignore")
             result = function(*args)
     except NotImplementedError as exc:
-        return _not_filled(_culprit(exc, name))
+        return _not_filled(culprit(exc, name))
     except Exception as exc:  # noqa: BLE001 - whatever it is, it is what to fix first
-        culprit = _culprit(exc, name)
-        return (f"{culprit} does not work yet ({_one_line(exc)}): its test cell says more; "
-                "fix it, then run this cell again.")
+        return (f"{culprit(exc, name)} does not work yet ({one_line(exc)}): its test cell "
+                "says more; fix it, then run this cell again.")
     results = list(result) if len(shapes) > 1 and isinstance(result, (tuple, list)) else [
         result]
     if len(results) != len(shapes):
@@ -164,7 +161,7 @@ def ready(*names, namespace=None):
     return message is None
 
 
-def _functions(namespace):
+def training_functions(namespace):
     """The student's training functions from ``namespace``; NotReady when one is not ready."""
     message = problem(TRAINING, namespace)
     if message:
@@ -173,7 +170,7 @@ def _functions(namespace):
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet():
     """No numpy warnings (overflow in exp, log of 0 when a step is too large) on stderr."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -197,7 +194,7 @@ def train(functions, X, y, weights, epochs, lr, record_loss=True):
     feed_forward, backprop, log_loss = (functions[n] for n in ("feed_forward", "backprop",
                                                                "log_loss"))
     losses = np.full(epochs, np.nan)
-    with _quiet():
+    with quiet():
         for epoch in range(epochs):
             out1, out2 = feed_forward(X, weights)
             if record_loss:
@@ -261,7 +258,7 @@ def train_many(functions, X, y, networks, epochs, lrs):
     entry per network. They are trained together, as one wider network, when the student's
     functions allow it (checked against one step of each network alone), else in turn."""
     lrs = list(lrs)
-    with _quiet():
+    with quiet():
         try:
             if epochs < 1:
                 raise ValueError("no epochs")
@@ -288,7 +285,7 @@ def predictor(functions, weights):
     feed_forward, add_bias = functions["feed_forward"], functions["add_bias"]
 
     def predict(points):
-        with _quiet():
+        with quiet():
             return feed_forward(add_bias(points), weights)[1]
 
     return predict
@@ -296,7 +293,7 @@ def predictor(functions, weights):
 
 def accuracy(functions, weights, X, y):
     """The share of points of ``X`` (with its bias column) that the network classifies right."""
-    with _quiet():
+    with quiet():
         y_pred = np.asarray(functions["feed_forward"](X, weights)[1], dtype=float)
     return float(np.mean((y_pred > 0.5) == (np.asarray(y) > 0.5)))
 
@@ -309,12 +306,12 @@ def _guarded(run):
     except NotReady as exc:
         print(exc)
     except Exception as exc:  # noqa: BLE001 - a function that passes the probe but fails here
-        print(f"{_culprit(exc, 'your network')} failed while training ({_one_line(exc)}): "
+        print(f"{culprit(exc, 'your network')} failed while training ({one_line(exc)}): "
               "check that its test cells pass, then run this cell again.")
     return None
 
 
-def _log_scale(ax):
+def log_scale(ax):
     """A log-scaled y axis labelled at its powers of 10 only (minor labels cost time)."""
     from matplotlib.ticker import NullFormatter
 
@@ -323,7 +320,7 @@ def _log_scale(ax):
 
 
 def _boundary(ax, predict, X, y, title, resolution=50, ticks=True):
-    with _quiet():
+    with quiet():
         plot_decision_boundary(predict, X, y, ax=ax, resolution=resolution, colorbar=False)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("")
@@ -348,7 +345,7 @@ def capacity(namespace=None, units=CAPACITY_UNITS, epochs=600, lr=0.02, seed=DEF
     Returns a dict: ``units``, ``weights``, ``losses``, ``train`` and ``held_out``
     accuracies (lists in the order of ``units``), ``X``/``y`` and ``X_new``/``y_new``.
     """
-    functions = _functions(_caller_namespace(namespace))
+    functions = training_functions(_caller_namespace(namespace))
     add_bias = functions["add_bias"]
     X, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
     X_new, y_new = make_moons(n_samples=n_samples, noise=noise, random_state=seed + 1)
@@ -409,7 +406,7 @@ def learning_rates(namespace=None, lrs=LEARNING_RATES, hidden=4, epochs=1000,
     """The summed log loss per epoch of the notebook's network (``hidden`` units, the same
     initial weights) for each learning rate; returns a dict of ``lrs``, ``losses`` (one
     array per rate), ``train`` accuracies and ``weights``."""
-    functions = _functions(_caller_namespace(namespace))
+    functions = training_functions(_caller_namespace(namespace))
     X, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
     X = functions["add_bias"](X)
     weights, losses = train_many(functions, X, y, [init_weights(hidden, seed) for _ in lrs],
@@ -434,7 +431,7 @@ def plot_learning_rates(namespace=None, **settings):
                                  strict=True):
             ax.plot(np.where(np.isfinite(loss), loss, np.nan),
                     label=f"LR = {lr:g} (LR * n = {lr * 200:g}): training accuracy {acc:.1%}")
-        _log_scale(ax)
+        log_scale(ax)
         ax.set_xlabel("epoch")
         ax.set_ylabel("summed log loss (log scale)")
         ax.set_title("the same network, the same initial weights, three learning rates")
@@ -450,117 +447,7 @@ def plot_learning_rates(namespace=None, **settings):
 
 
 # ---------------------------------------------------------------------------
-# the playground
-
-
-DATA_SETS = {"moons": make_moons, "circles": make_circles}
-PLAYGROUND_RATES = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
-
-
-def playground_figure(functions, data="moons", hidden=4, lr=0.02, epochs=3000,
-                      seed=DEFAULT_SEED, n_samples=200, resolution=60):
-    """Train a network with the student's ``functions`` and draw its decision boundary and
-    its loss curve side by side: returns ``(png bytes, summary line)``. Nothing here uses
-    pyplot, so nothing is shown in the notebook by itself."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    X, y = DATA_SETS[data](n_samples=n_samples, noise=0.1, random_state=seed)
-    X = functions["add_bias"](X)
-    started = time.perf_counter()
-    weights, losses = train(functions, X, y, init_weights(hidden, seed), epochs, lr)
-    trained = time.perf_counter() - started
-    acc = accuracy(functions, weights, X, y)
-    fig = Figure(figsize=(10, 3.8), dpi=72)
-    FigureCanvasAgg(fig)
-    left, right = fig.subplots(1, 2)
-    _boundary(left, predictor(functions, weights), X, y,
-              f"{data}: {hidden} hidden unit{'s' * (hidden > 1)}, training accuracy {acc:.1%}",
-              resolution=resolution)
-    with _quiet():
-        plot_loss(np.where(np.isfinite(losses), losses, np.nan), ax=right,
-                  ylabel="summed log loss")
-    _log_scale(right)
-    right.set_title(f"LR = {lr:g}, {epochs} epochs", fontsize=10)
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    drawn = time.perf_counter() - started - trained
-    summary = (f"{data}, {hidden} hidden units, LR = {lr:g}, {epochs} epochs: training accuracy "
-               f"{acc:.1%} (trained in {trained:.2f} s, drawn in {drawn:.2f} s)")
-    return buffer.getvalue(), summary
-
-
-class Playground:
-    """Sliders for the number of hidden units, the learning rate and the epochs, and a data
-    set to choose; every change retrains a network with the student's functions (looked up
-    in ``namespace`` at that moment, so a function you fix is used at once) and redraws.
-
-    Nothing is trained when it is created, only when a control changes (or ``redraw()``
-    is called): run where no one moves a slider, as when the notebook is graded, it costs
-    nothing but building the controls.
-    """
-
-    def __init__(self, namespace, hidden=4, lr=0.02, epochs=3000, data="moons"):
-        import ipywidgets as widgets
-
-        self.namespace = namespace
-        style = {"description_width": "110px"}
-        layout = widgets.Layout(width="420px")
-        self.hidden = widgets.IntSlider(value=hidden, min=1, max=50, step=1,
-                                        description="hidden units", continuous_update=False,
-                                        style=style, layout=layout)
-        self.lr = widgets.SelectionSlider(options=list(PLAYGROUND_RATES), value=lr,
-                                          description="learning rate",
-                                          continuous_update=False, style=style, layout=layout)
-        self.epochs = widgets.IntSlider(value=epochs, min=100, max=5000, step=100,
-                                        description="epochs", continuous_update=False,
-                                        style=style, layout=layout)
-        self.data = widgets.Dropdown(options=list(DATA_SETS), value=data, description="data",
-                                     style=style)
-        self.status = widgets.HTML(
-            "Move a slider or choose a data set: the network is trained with your functions "
-            "and drawn here.")
-        self.image = widgets.Image(format="png", layout=widgets.Layout(width="720px"))
-        for control in (self.hidden, self.lr, self.epochs, self.data):
-            control.observe(self._changed, names="value")
-        self.widget = widgets.VBox([
-            widgets.HBox([widgets.VBox([self.hidden, self.lr, self.epochs]), self.data]),
-            self.status, self.image])
-        self.widget.add_class("nnscratch-playground")
-        self.redraws = 0
-        self.seconds = None
-
-    def settings(self):
-        return {"data": self.data.value, "hidden": self.hidden.value, "lr": self.lr.value,
-                "epochs": self.epochs.value}
-
-    def _changed(self, change=None):
-        self.redraw()
-
-    def redraw(self):
-        """Train with the current settings and show the result (or one line saying which
-        function to fill in first); returns the seconds it took."""
-        started = time.perf_counter()
-        self.status.value = "training..."
-        try:
-            functions = _functions(self.namespace)
-            png, summary = playground_figure(functions, **self.settings())
-        except NotReady as exc:
-            self.status.value = str(exc)
-            return None
-        except Exception as exc:  # noqa: BLE001 - show it in one line, keep the controls
-            self.status.value = (f"{_culprit(exc, 'your network')} failed while training "
-                                 f"({_one_line(exc)}): check that its test cells pass.")
-            return None
-        self.image.value = png
-        self.seconds = time.perf_counter() - started
-        self.redraws += 1
-        self.status.value = f"{summary}; {self.seconds:.2f} s in all"
-        return self.seconds
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+# the playground (nnscratch.playground)
 
 
 def playground(namespace=None, **settings):
@@ -568,4 +455,8 @@ def playground(namespace=None, **settings):
     None (one line) while nbgrader runs the notebook, so no widget state is saved in the
     graded notebook or its feedback."""
     namespace = _caller_namespace(namespace)
-    return Playground(namespace, **settings) if explore_now() else None
+    if not explore_now():
+        return None
+    from nnscratch.playground import Playground
+
+    return Playground(namespace, **settings)

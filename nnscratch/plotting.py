@@ -55,11 +55,17 @@ def plot_decision_boundary(predict, X, y, ax=None, lim=3.0, resolution=200, colo
     small plots) shows the predicted probability.
     """
     ax = _axes(ax)
-    x, points = decision_grid(lim, resolution)
-    Z = np.asarray(predict(points), dtype=float).reshape((len(x), len(x)), order="F")
-    filled = ax.contourf(x, x, Z, alpha=0.8, cmap=CMAP)
-    ax.contour(x, x, Z, levels=[0.5], colors="k")
+    filled, _ = draw_probabilities(predict, ax, lim, resolution)
     if colorbar:
         ax.figure.colorbar(filled, ax=ax, label="predicted probability of class 1")
     plot_data(X, y, ax=ax)
     return ax
+
+
+def draw_probabilities(predict, ax, lim=3.0, resolution=200):
+    """Colour the plane by ``predict`` and draw its 0.5 contour (no data, no colorbar):
+    returns the two artists, so that a figure kept between redraws can remove them."""
+    x, points = decision_grid(lim, resolution)
+    Z = np.asarray(predict(points), dtype=float).reshape((len(x), len(x)), order="F")
+    filled = ax.contourf(x, x, Z, alpha=0.8, cmap=CMAP)
+    return filled, ax.contour(x, x, Z, levels=[0.5], colors="k")

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import nnscratch
-from nnscratch import explore
+from nnscratch import explore, playground
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -302,7 +302,7 @@ def test_while_nbgrader_runs_the_notebook_explore_prints_one_line_and_does_nothi
 
 def test_playground_trains_nothing_until_a_control_changes(solution, monkeypatch):
     calls = []
-    monkeypatch.setattr(explore, "playground_figure",
+    monkeypatch.setattr(playground, "playground_figure",
                         lambda *args, **kwargs: calls.append(kwargs) or (b"png", "summary"))
     widget = explore.playground(solution)
     assert calls == [] and widget.redraws == 0 and bytes(widget.image.value) == b""
@@ -315,7 +315,7 @@ def test_playground_trains_nothing_until_a_control_changes(solution, monkeypatch
 
 
 def test_playground_redraws_with_the_students_functions(solution):
-    widget = explore.Playground(dict(solution), epochs=300)
+    widget = playground.Playground(dict(solution), epochs=300)
     widget.hidden.value = 3
     first = bytes(widget.image.value)
     assert first.startswith(b"\x89PNG") and "training accuracy" in widget.status.value
@@ -327,10 +327,91 @@ def test_playground_redraws_with_the_students_functions(solution):
     assert widget.redraws == 2
 
 
+def _counting(namespace, name, calls):
+    function = namespace[name]
+
+    def counted(*args):
+        calls.append(name)
+        return function(*args)
+
+    return dict(namespace, **{name: counted})
+
+
+def _moons_run(functions, hidden=5, lr=0.02):
+    return playground.TrainingRuns().get(functions, "moons", hidden, lr, 0, 200)
+
+
+def _fresh(functions, run, epochs):
+    return explore.train(functions, run.X, run.y, explore.init_weights(run.checkpoints[0][0]
+                                                                       .shape[1], 0),
+                         epochs, run.lr)
+
+
+@pytest.mark.parametrize("epochs", [(300, 1000), (1000, 300), (250, 300, 50), (700, 700)])
+def test_a_continued_training_run_is_the_run_trained_anew(solution, epochs):
+    functions = explore.training_functions(solution)
+    run = _moons_run(functions)
+    for count in epochs:
+        weights, losses = run.at(count)
+        fresh_weights, fresh_losses = _fresh(functions, run, count)
+        assert len(losses) == count
+        np.testing.assert_array_equal(losses, fresh_losses)
+        for got, expected in zip(weights, fresh_weights, strict=True):
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_a_backprop_that_updates_in_place_cannot_change_the_checkpoints(solution):
+    def in_place(weights, output1, output2, ytrue, X_input, LR):
+        new = solution["backprop"](weights, output1, output2, ytrue, X_input, LR)
+        for old, updated in zip(weights, new, strict=True):
+            old[...] = updated
+        return weights
+
+    functions = explore.training_functions(dict(solution, backprop=in_place))
+    run = _moons_run(functions)
+    run.at(500)
+    weights, losses = run.at(200)
+    fresh_weights, fresh_losses = _fresh(functions, run, 200)
+    np.testing.assert_array_equal(losses, fresh_losses)
+    np.testing.assert_array_equal(weights[1], fresh_weights[1])
+
+
+def test_fewer_epochs_or_a_setting_seen_before_needs_no_training(solution):
+    calls = []
+    widget = playground.Playground(_counting(solution, "backprop", calls), epochs=1000)
+    def trained():  # each redraw first checks the functions with one call of each
+        return len(calls) - widget.redraws
+
+    widget.hidden.value = 6
+    assert trained() == 1000
+    widget.epochs.value = 1500
+    assert trained() == 1500  # 500 more, from the checkpoint at 1000
+    widget.epochs.value = 400
+    widget.hidden.value = 7
+    widget.hidden.value = 6
+    assert trained() == 1500 + 400  # 7 units is new; 6 units at 400 epochs was kept
+    assert widget.redraws == 5
+    widget.namespace["backprop"] = dict(solution)["backprop"]  # a function run again
+    widget.epochs.value = 300
+    assert widget.status.value.startswith("moons, 6 hidden units, LR = 0.02, 300 epochs")
+    assert len(widget.runs.runs) == 3
+
+
+def test_a_redrawn_picture_does_not_depend_on_what_was_drawn_before(solution):
+    widget = playground.Playground(dict(solution), epochs=300)
+    widget.data.value = "circles"
+    widget.hidden.value = 2
+    widget.epochs.value = 200
+    kept = bytes(widget.image.value)
+    png, _ = playground.playground_figure(explore.training_functions(solution), data="circles",
+                                          hidden=2, epochs=200)
+    assert kept == png
+
+
 def test_playground_redraw_time_for_20_units_and_3000_epochs(solution, capsys):
     """The issue's budget: at most 1 s per redraw on an idle machine. Measured and printed;
     asserted loosely, since the test machine is shared."""
-    widget = explore.Playground(dict(solution), hidden=20, epochs=3000)
+    widget = playground.Playground(dict(solution), hidden=20, epochs=3000)
     started = time.perf_counter()
     cpu = time.process_time()
     widget.redraw()
