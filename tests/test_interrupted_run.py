@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import quick_course as qc
@@ -89,6 +90,22 @@ def test_ctrl_c_while_a_submission_is_recorded_finishes_it_and_keeps_the_rest(
     assert not any(flagged.values())
 
 
+def _sandboxed_processes():
+    """Live processes running as a sandbox uid (a kernel, or anything it started); a zombie
+    that this container's init has not reaped yet has ended."""
+    from coursetools.sandbox.command import UID_BASE
+
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+        except (OSError, ValueError):
+            continue
+        if int(fields["Uid"].split()[0]) >= UID_BASE and fields["State"].split()[0] not in "ZX":
+            found.append(status.parent.name)
+    return found
+
+
 def test_ctrl_c_while_the_kernels_run_leaves_the_gradebook_as_it_was(graded_once):
     course, before = graded_once
     for student in STUDENTS:
@@ -108,7 +125,13 @@ def test_ctrl_c_while_the_kernels_run_leaves_the_gradebook_as_it_was(graded_once
     assert any(logs.glob("ana*.log")), "no submission was begun"
     time.sleep(3)
     run.send_signal(signal.SIGINT)
-    out, err = run.communicate(timeout=300)  # (it waits for the jobs under way: see README)
+    interrupted = time.monotonic()
+    out, err = run.communicate(timeout=300)
+    print(f"\nCtrl-C to exit: {time.monotonic() - interrupted:.1f} s")
+    # it stopped at once: the submissions not yet begun never were, and no kernel is left
+    begun = sorted(p.stem for p in logs.glob("*.log") if not p.stem.startswith("_"))
+    assert len(begun) <= 2 and "dan" not in begun, begun
+    assert _sandboxed_processes() == []
     assert run.returncode == 130, (out, err)
     assert "interrupted" in err
     assert gradebook_rows(course) == before

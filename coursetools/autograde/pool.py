@@ -9,9 +9,12 @@ the whole pool: what it held is graded again once, in a new pool.
 import contextlib
 import multiprocessing
 import os
+import signal
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 from coursetools.autograde.jobs import SubmissionResult
 from coursetools.autograde.worker import grade_submission, init_worker
@@ -94,10 +97,58 @@ def grade_all(pool, jobs, workers, on_result=None):
             else:
                 pools.append(start_pool(min(workers, len(broken))))
                 pending = broken
+    except BaseException:  # Ctrl-C: no submission more, none finished (nothing is written)
+        for each in pools:
+            stop(each)
+        raise
     finally:
         for extra in pools[1:]:
             extra.shutdown(wait=True, cancel_futures=True)
     return results
+
+
+def stop(pool):
+    """Cancel what ``pool`` has not begun and end its workers and their kernels now (the jobs
+    wrote only into the scratch folder, which the engine removes). A kernel would end by
+    itself once its worker is gone (bubblewrap's --die-with-parent), a moment later: it is
+    killed here, so that nothing of the run outlives it."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public API
+    kernels = [child for process in processes if process.pid
+               for child in _descendants(process.pid)]
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    for pid in kernels:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in kernels) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.join(timeout=10)
+
+
+def _descendants(pid):
+    """The processes under ``pid`` (Linux's /proc children lists; none elsewhere)."""
+    found, todo = [], [pid]
+    while todo:
+        for tasks in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
+            with contextlib.suppress(OSError, ValueError):
+                children = [int(c) for c in tasks.read_text().split()]
+                found += children
+                todo += children
+    return found
+
+
+def _running(pid):
+    """Whether ``pid`` is still a live process (a zombie waiting for its parent is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def _run(pool, jobs, results, on_result):
