@@ -125,7 +125,7 @@ class Canvas:
                 self.points.remove()
             plot_data(X, y, ax=self.left)
             self.points, self.shown = self.left.collections[-1], X
-        self.points.set_zorder(3)  # above the boundary drawn after them
+            self.points.set_zorder(3)  # above the boundaries drawn after them
         self.left.set(xlim=(-LIM, LIM), ylim=(-LIM, LIM), xlabel="", ylabel="")
         self.left.set_title(left_title, fontsize=10)
         finite = np.where(np.isfinite(losses), losses, np.nan)

@@ -26,6 +26,7 @@ Workers run one task at a time each (``dask worker --nthreads 1``; ``--nworkers`
 See docs/deployment.md.
 """
 
+import contextlib
 import dataclasses
 import io
 import os
@@ -278,68 +279,69 @@ class DaskPool:
         shared = self.shared(run)
         started = time.monotonic()
         run_data = f"nnag-run-{os.urandom(4).hex()}"
-        self.client.register_plugin(RunData(run_data, shared), name=run_data)
         stats = {"shared_bytes": len(pickle.dumps(shared)), "sent_bytes": 0,
                  "received_bytes": 0, "tasks": len(jobs), "worker_seconds": 0.0}
         futures, flags, results = {}, {}, {}
         todo = iter(jobs)
         running = as_completed(loop=self.client.loop)
-        try:
-            with tempfile.TemporaryDirectory(prefix="nnag-pack-") as staging:
+        with self._registered(RunData(run_data, shared)), \
+                tempfile.TemporaryDirectory(prefix="nnag-pack-") as staging:
 
-                def submit_next():
-                    job = next(todo, None)
-                    if job is None:
-                        return
-                    flags[job.student] = []
-                    inbox = Path(staging) / job.student
-                    inbox.mkdir()
-                    intake.copy_submission(job.submission, inbox, run.limits["max_file_bytes"],
-                                           flags[job.student])
-                    task = {"index": job.index, "student": job.student, "submission": pack(inbox)}
-                    shutil.rmtree(inbox)
-                    stats["sent_bytes"] += len(pickle.dumps(task))
-                    future = self.client.submit(grade_task, task, run_data, pure=False,
-                                                retries=self.options.retries,
-                                                key=f"grade-{job.index:05d}-{os.urandom(4).hex()}")
-                    futures[future] = job
-                    running.add(future)
+            def submit_next():
+                job = next(todo, None)
+                if job is None:
+                    return
+                flags[job.student] = []
+                inbox = Path(staging) / job.student
+                inbox.mkdir()
+                intake.copy_submission(job.submission, inbox, run.limits["max_file_bytes"],
+                                       flags[job.student])
+                task = {"index": job.index, "student": job.student, "submission": pack(inbox)}
+                shutil.rmtree(inbox)
+                stats["sent_bytes"] += len(pickle.dumps(task))
+                future = self.client.submit(grade_task, task, run_data, pure=False,
+                                            retries=self.options.retries,
+                                            key=f"grade-{job.index:05d}-{os.urandom(4).hex()}")
+                futures[future] = job
+                running.add(future)
 
-                # a window of tasks ahead of the workers, not the whole class: the scheduler
-                # holds each waiting task's submission in memory
-                for _ in range(max(WINDOW, WINDOW_PER_WORKER * self.jobs)):
-                    submit_next()
-                for future in running:
-                    job = futures.pop(future)
-                    try:
-                        answer = future.result()
-                    except Exception as exc:  # noqa: BLE001 - whatever it is, it is this one's
-                        if self.client.status != "running":
-                            raise CourseError(f"lost the Dask scheduler at {self.address} while "
-                                              "grading: nothing was recorded") from None
-                        result = SubmissionResult(job.student).fail(
-                            f"the grading worker failed: {type(exc).__name__}: {exc}"
-                            .splitlines()[0])
-                    else:
-                        result = self._receive(job, answer, flags.pop(job.student), stats)
-                    future.release()
-                    results[job.student] = result
-                    if on_result is not None:
-                        on_result(job, result)
-                    submit_next()
-        finally:
-            self._forget(run_data)
+            # a window of tasks ahead of the workers, not the whole class: the scheduler
+            # holds each waiting task's submission in memory
+            for _ in range(max(WINDOW, WINDOW_PER_WORKER * self.jobs)):
+                submit_next()
+            for future in running:
+                job = futures.pop(future)
+                try:
+                    answer = future.result()
+                except Exception as exc:  # noqa: BLE001 - whatever it is, it is this one's
+                    if self.client.status != "running":
+                        raise CourseError(f"lost the Dask scheduler at {self.address} while "
+                                          "grading: nothing was recorded") from None
+                    result = SubmissionResult(job.student).fail(
+                        f"the grading worker failed: {type(exc).__name__}: {exc}"
+                        .splitlines()[0])
+                else:
+                    result = self._receive(job, answer, flags.pop(job.student), stats)
+                future.release()
+                results[job.student] = result
+                if on_result is not None:
+                    on_result(job, result)
+                submit_next()
         stats["seconds"] = time.monotonic() - started
         self.stats = stats
         return results
 
-    def _forget(self, run_data):
-        """Unregister a run's data (the scheduler and workers drop it), if still connected."""
-        if self.client is not None and self.client.status == "running":
-            try:
-                self.client.unregister_worker_plugin(run_data)
-            except Exception:  # noqa: BLE001, S110 - a lost scheduler forgets it anyway
-                pass
+    @contextlib.contextmanager
+    def _registered(self, plugin):
+        """``plugin`` on every worker while the block runs; unregistered after it (the
+        scheduler and workers drop it), if the scheduler is still there."""
+        self.client.register_plugin(plugin, name=plugin.name)
+        try:
+            yield
+        finally:
+            if self.client is not None and self.client.status == "running":
+                with contextlib.suppress(Exception):  # a lost scheduler forgets it anyway
+                    self.client.unregister_worker_plugin(plugin.name)
 
     def _receive(self, job, answer, flags, stats):
         result = answer["result"]

@@ -19,6 +19,7 @@ from pathlib import Path
 from coursetools.autograde.jobs import SubmissionResult
 from coursetools.autograde.worker import grade_submission, init_worker
 from coursetools.course import CourseError
+from coursetools.sandbox.watchdog import descendants
 
 # What the workers import before their first submission. A fork server (Linux, macOS) imports
 # it once and forks every worker from there, instead of each spawned worker paying about two
@@ -114,7 +115,7 @@ def stop(pool):
     killed here, so that nothing of the run outlives it."""
     processes = list((getattr(pool, "_processes", None) or {}).values())  # no public API
     kernels = [child for process in processes if process.pid
-               for child in _descendants(process.pid)]
+               for child in descendants(process.pid)]
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         with contextlib.suppress(OSError, ValueError):
@@ -128,18 +129,6 @@ def stop(pool):
     for process in processes:
         with contextlib.suppress(OSError, ValueError):
             process.join(timeout=10)
-
-
-def _descendants(pid):
-    """The processes under ``pid`` (Linux's /proc children lists; none elsewhere)."""
-    found, todo = [], [pid]
-    while todo:
-        for tasks in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
-            with contextlib.suppress(OSError, ValueError):
-                children = [int(c) for c in tasks.read_text().split()]
-                found += children
-                todo += children
-    return found
 
 
 def _running(pid):

@@ -6,7 +6,8 @@ import threading
 import time
 
 
-def _children(pid):
+def children(pid):
+    """The processes whose parent is ``pid`` (Linux /proc; none elsewhere)."""
     found = []
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
@@ -35,8 +36,18 @@ def tree_rss(pid):
                 total += int(fh.read().split()[1]) * page
         except (OSError, IndexError, ValueError):
             continue
-        todo.extend(_children(p))
+        todo.extend(children(p))
     return total
+
+
+def descendants(pid):
+    """The processes under ``pid``: its children, theirs, and so on."""
+    found, todo = [], [pid]
+    while todo:
+        below = children(todo.pop())
+        found += below
+        todo += below
+    return found
 
 
 class Watchdog(threading.Thread):
