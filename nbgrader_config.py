@@ -42,6 +42,22 @@ c.GenerateSolution.preprocessors = [
     "coursetools.preprocessors.JudgeHiddenCases",
 ]
 
+# --- Kernels that start warm (`make autograde`) ----------------------------------------------
+# Each parallel job's grading kernels are forked from a template process (in the sandbox too)
+# that has imported these once, instead of each kernel importing them again (about half of a
+# submission's time). Without this list: the modules the assignment's locked cells import.
+# Keras and TensorFlow are imported by cells students may edit, so they are listed here, with
+# the settings the notebook makes before importing TensorFlow (TensorFlow reads them when it
+# is imported: a kernel forked from a template imported otherwise would compute differently).
+# Only the instructor's configuration decides what a template imports; no student code runs
+# there. `c.WarmKernels.enabled = False` starts every kernel cold (the grades are the same).
+c.WarmKernels.imports = [
+    "numpy", "matplotlib.pyplot", "matplotlib_inline.backend_inline", "nnscratch",
+    "nnscratch.testing", "nnscratch.progress", "nnscratch.explore", "nnscratch.hidden",
+    "keras", "tensorflow",
+]
+c.WarmKernels.import_env = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
 # --- Feedback (`make feedback`, or `nbgrader generate_feedback` run by hand) ---------------------
 # nbgrader shows students the full source of every test cell, hidden tests included. This course
 # replaces each "### BEGIN HIDDEN TESTS" ... "### END HIDDEN TESTS" block with a one-line note

@@ -16,6 +16,18 @@ class Ticker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _is_kernel(self, pid, parents):
+        """An ipykernel started cold, or one forked from a kernel template: its
+        grandchild (the template's first child only waits for the kernel)."""
+        from coursetools.sandbox.zygote import MARKER
+
+        line = self._cmdline(pid)
+        if MARKER not in line:
+            return "ipykernel" in line
+        up = parents.get(pid)
+        return up is not None and MARKER in self._cmdline(up) and \
+            MARKER in self._cmdline(parents.get(up, 0))
+
     def tick(self):
         raise NotImplementedError
 
@@ -79,9 +91,9 @@ class KernelMemory(Ticker):
             ours.add(p)
             todo.extend(children.get(p, []))
         for pid in ours:
-            if "ipykernel" not in self._cmdline(pid):
+            if not self._is_kernel(pid, parents):
                 continue
-            if parents.get(pid) in parents and "ipykernel" in self._cmdline(parents[pid]):
+            if parents.get(pid) in parents and self._is_kernel(parents[pid], parents):
                 continue  # counted with its parent kernel
             tree, todo = 0, [pid]
             while todo:

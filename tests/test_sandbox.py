@@ -2,9 +2,11 @@
 
 One kernel runs a notebook of probes (what it can write, see, reach, which privileges
 and limits it has, which ``nnscratch`` it imports); each test checks one aspect of the
-answers. The last test weakens the sandbox in four ways (network shared, course visible,
-kernel left as root, no rlimits) and shows that the matching check then fails, so these
-tests can fail.
+answers. The probes run twice: in a kernel started cold, and in one forked warm from a
+kernel template (``coursetools.sandbox.zygote``), which builds part of its sandbox itself.
+The last test weakens the sandbox in four ways (network shared, course visible, kernel left
+as root, no rlimits), in both, and shows that the matching check then fails, so these tests
+can fail.
 """
 
 import json
@@ -22,6 +24,7 @@ from traitlets.config import Config
 
 from coursetools.course import REPOSITORY as COURSE_ROOT
 from coursetools.sandbox import command as sandbox
+from coursetools.sandbox import zygote
 from coursetools.sandbox.kernel import SandboxedKernelManager
 
 pytestmark = pytest.mark.slow
@@ -110,8 +113,19 @@ def _notebook(namespace):
     return nb
 
 
-def run_probes(course, listener_port, as_sandbox_user=True):
-    """Run the probe notebook in a sandboxed kernel; {probe: answers}."""
+class RecordingKernelManager(SandboxedKernelManager):
+    """Remembers how its kernel started, for the test to check it was the start asked for."""
+
+    started = []
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        RecordingKernelManager.started.append("warm" if self.warm else "cold")
+
+
+def run_probes(course, listener_port, as_sandbox_user=True, start="cold"):
+    """Run the probe notebook in a sandboxed kernel started ``start`` ("cold" or "warm");
+    {probe: answers}."""
     scratch = Path(tempfile.mkdtemp(prefix="nnag-test-"))
     os.chmod(scratch, 0o711)
     try:
@@ -152,8 +166,11 @@ def run_probes(course, listener_port, as_sandbox_user=True):
         config.SandboxedKernelManager.hidden_extra = [str(course), str(scratch)]
         config.SandboxedKernelManager.ipc_root = str(ipc)
         config.SandboxedKernelManager.log_path = str(scratch / "kernel.log")
+        if start == "warm":
+            config.SandboxedKernelManager.warm_imports = ["numpy"]
         nb = _notebook(namespace)
-        client = NotebookClient(nb, kernel_manager_class=SandboxedKernelManager,
+        RecordingKernelManager.started.clear()
+        client = NotebookClient(nb, kernel_manager_class=RecordingKernelManager,
                                 config=config, timeout=60, kernel_name="python3",
                                 resources={"metadata": {"path": str(work)}})
         try:
@@ -169,10 +186,13 @@ def run_probes(course, listener_port, as_sandbox_user=True):
                 elif output.output_type == "error":
                     errors.append(f"{output.ename}: {output.evalue}")
         assert not errors, errors
+        assert RecordingKernelManager.started == [start], (scratch / "template.log").read_text(
+            errors="replace")[-3000:] if start == "warm" else RecordingKernelManager.started
         answers["host_tmp_canary"] = os.path.exists(f"/tmp/{TOKEN}")
         answers["work"] = str(work)
         return answers
     finally:
+        zygote.stop_template()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -245,15 +265,15 @@ def problems_limits(a):
 # --- the tests ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def answers(standin_template, tcp_listener, tmp_path_factory):
+@pytest.fixture(scope="module", params=["cold", "warm"])
+def answers(standin_template, tcp_listener, tmp_path_factory, request):
     reason = sandbox.probe(sandbox.UID_BASE if sandbox.is_root() else None)
     assert reason is None, reason  # CI installs bubblewrap: a missing sandbox is a failure
     course = quick_course.copy_course(standin_template,
                                         tmp_path_factory.mktemp("sandbox") / "course")
     _other_submission(course)
     before = quick_course.snapshot(course)
-    found = run_probes(course, tcp_listener.port)
+    found = run_probes(course, tcp_listener.port, start=request.param)
     found["course_changed"] = quick_course.snapshot(course) != before
     return found
 
@@ -288,6 +308,13 @@ def test_kernel_imports_the_course_package_not_a_shadowing_copy(answers):
     assert imports["processes"] <= 3  # its own pid namespace: bwrap's init, the kernel
 
 
+# A kernel forked warm builds these parts of its sandbox itself: the same weakenings, there
+# (the text of the template's code, and what it becomes)
+WARM_WEAKENINGS = {
+    "network shared": ("CLONE_NEWPID | CLONE_NEWNET |", "CLONE_NEWPID |"),
+    "no rlimits": ("resource.setrlimit(getattr(resource, name), (value, value))", "pass"),
+}
+
 WEAKENINGS = {
     # name: (how to weaken the command line, the check that must notice)
     "network shared": (lambda args: [*args[:2], "--share-net", *args[2:]], "network"),
@@ -297,12 +324,17 @@ WEAKENINGS = {
 }
 
 
+@pytest.mark.parametrize("start", ["cold", "warm"])
 @pytest.mark.parametrize("weakening", sorted(WEAKENINGS))
-def test_checks_fail_on_a_weakened_sandbox(weakening, standin_template, tmp_path, monkeypatch,
-                                           request):
+def test_checks_fail_on_a_weakened_sandbox(weakening, start, standin_template, tmp_path,
+                                           monkeypatch, request):
     if weakening == "kernel left as root" and not sandbox.is_root():
         pytest.skip("the grader is not root: the kernel keeps the grader's uid anyway")
     change, check = WEAKENINGS[weakening]
+    if start == "warm" and weakening in WARM_WEAKENINGS:
+        text, weakened = WARM_WEAKENINGS[weakening]
+        assert text in zygote.SOURCE
+        monkeypatch.setattr(zygote, "SOURCE", zygote.SOURCE.replace(text, weakened))
     if weakening == "kernel left as root":
         monkeypatch.setattr(sandbox, "drop_privileges_args", lambda uid: [])
         monkeypatch.setattr(sandbox, "stage_args", lambda pairs: [])
@@ -339,7 +371,7 @@ def test_checks_fail_on_a_weakened_sandbox(weakening, standin_template, tmp_path
     listener = quick_course.Listener()
     try:
         found = run_probes(course, listener.port,
-                           as_sandbox_user=weakening != "kernel left as root")
+                           as_sandbox_user=weakening != "kernel left as root", start=start)
         problems = {
             "network": lambda: problems_network(found, listener),
             "seeing": lambda: problems_seeing(found),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from coursetools.autograde import cluster, record
+from coursetools.autograde import cluster, record, warm_start
 from coursetools.autograde import pool as workers
 from coursetools.autograde.jobs import Job, Run
 from coursetools.autograde.prepare import prepare
@@ -120,7 +120,10 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
                       gradebook=str(template), logs=str(logs), sandbox=bool(sandbox),
                       limits=limit_values, hidden=tuple(hidden),
                       threads=workers.kernel_threads(jobs, len(found)), released=released,
-                      secret=course_key(course).hex(), judges=str(judges_dir(course)))
+                      secret=course_key(course).hex(), judges=str(judges_dir(course)),
+                      warm=warm_start.settings(course.config, sorted(course.path(
+                          "source", assignment=assignment).glob("*.ipynb"))) if sandbox
+                      else None)
             results = _execute(pool, run, found, jobs, progress)
             pool.shutdown(wait=False)  # the workers exit while phase 2 records
             timings["execute"] = time.monotonic() - start - timings["prepare"]
@@ -142,6 +145,7 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
         "sandbox": "bwrap" if sandbox else "none", "max_score": max_score,
         "timings": {name: round(value, 3) for name, value in timings.items()},
         "limits": limit_values,
+        "kernels": _kernel_starts(results),
         "submissions": [sub.public() for sub in results],
     }
     if backend:  # where phase 1 ran, and what travelled (coursetools.autograde.cluster)
@@ -172,6 +176,15 @@ def _execute(pool, run, found, jobs, progress):
         if bar is not None:
             bar.close()
     return [results[student] for student in sorted(results)]
+
+
+def _kernel_starts(results):
+    """How the run's kernels started: {"warm": n, "cold": n, "cold_reason": the first
+    reason a kernel that was to start warm started cold, or ""}."""
+    started = [r for r in results if r.kernel_start]
+    return {"warm": sum(r.kernel_start == "warm" for r in started),
+            "cold": sum(r.kernel_start == "cold" for r in started),
+            "cold_reason": next((r.cold_reason for r in results if r.cold_reason), "")}
 
 
 def _warm_report():

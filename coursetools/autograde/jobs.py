@@ -28,6 +28,9 @@ class Run:
     released: dict  # {notebook name: text of the released notebook}
     secret: str = ""  # the course's grading secret (hex): seeds the hidden cases
     judges: str = ""  # the course's judges/ folder (coursetools.judging)
+    # (imports, import_env) of the kernel templates (coursetools.autograde.warm_start), or
+    # None: every kernel starts cold
+    warm: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class SubmissionResult:
     # where its kernel's time went: start-up, import-only cells, the other cells
     timing: dict = field(default_factory=dict)
     peak_rss: int = 0  # bytes: its kernel's sandbox at its largest
+    peak_pss: int = 0  # the same, pages shared with the kernel template counted once
+    kernel_start: str = ""  # "warm" (forked from a template) or "cold"
+    cold_reason: str = ""  # why its kernel started cold although warm kernels were asked for
     grader_peak_rss: int = 0  # bytes: the grading worker's own peak so far
     # from the gradebook, after recording
     score: float | None = None  # None: the tool failed on it (status "error")
@@ -89,5 +95,7 @@ class SubmissionResult:
             "tests": [vars(test).copy() for test in self.tests],
             "judged": [verdict.public() for verdict in self.judged],
             "peak_rss_mib": round(self.peak_rss / 1024**2, 1),
+            "peak_pss_mib": round(self.peak_pss / 1024**2, 1),
+            "kernel_start": self.kernel_start,
             "grader_rss_mib": round(self.grader_peak_rss / 1024**2, 1),
         }

@@ -41,6 +41,10 @@ _LOG_TAIL = 20_000
 _slot = 0
 
 
+class TemplateLost(Exception):
+    """The kernel died because its template did (``SandboxedKernelManager.template_lost``)."""
+
+
 def init_worker(slots):
     """Pool initializer: take this worker's job slot, and warm what every submission needs."""
     global _slot
@@ -113,7 +117,9 @@ def _config(job, course_dir, slot_dir):
         "SandboxedKernelManager": {
             "mode": "bwrap" if run.sandbox else "none", "slot": _slot,
             "threads": run.threads, "ipc_root": str(slot_dir / "ipc"),
-            "hidden_extra": list(run.hidden), "log_path": str(course_dir.parent / "kernel.log")},
+            "hidden_extra": list(run.hidden), "log_path": str(course_dir.parent / "kernel.log"),
+            "warm_imports": list(run.warm[0]) if run.warm else None,
+            "warm_import_env": dict(run.warm[1]) if run.warm else {}},
     }))
     merged = copy.deepcopy(run.config)  # the course's nbgrader_config.py, read once
     merged.merge(config)
@@ -151,7 +157,15 @@ def grade_submission(job):
                          Path(job.run.logs) / f"{job.student}.log",
                          "%(asctime)s [%(levelname)s] %(message)s")
     try:
-        _grade(job, result, scratch, logger)
+        try:
+            _grade(job, result, scratch, logger)
+        except TemplateLost:  # not the notebook's doing: once more, with a new template
+            logger.warning("the kernel template died while the kernel ran: graded again")
+            result = SubmissionResult(job.student)
+            try:
+                _grade(job, result, scratch, logger)
+            except TemplateLost:
+                result.fail("the kernel template died twice while grading this submission")
     except Exception as exc:  # noqa: BLE001 - a submission must never stop the batch
         logger.error(traceback.format_exc())
         result.fail(f"the autograder failed on this submission: {type(exc).__name__}: "
@@ -241,8 +255,14 @@ def _grade(job, result, scratch, logger):
                     run.seconds, run.peak_rss / 1024**2, f": {run.ended}" if run.ended else "")
     status, reason, more_flags = _status(runs)
     result.flags.extend(more_flags)
+    if any(r.kind == "template_lost" for r in runs):
+        raise TemplateLost()
     result.peak_rss = max([r.peak_rss for r in runs] + [0])
-    result.timing = {"startup": sum(r.startup for r in runs),
+    result.peak_pss = max([r.peak_pss for r in runs] + [0])
+    result.kernel_start = "warm" if runs and all(r.warm for r in runs) else "cold"
+    result.cold_reason = next((r.cold_reason for r in runs if r.cold_reason), "")
+    template = sum(r.template_seconds for r in runs)
+    result.timing = {"template": template, "startup": sum(r.startup for r in runs) - template,
                      "imports": sum(r.import_seconds for r in runs),
                      "cells": sum(r.cell_seconds for r in runs)}
     executed = course_dir / "autograded" / job.student / job.run.assignment

@@ -75,6 +75,9 @@ def run(course, args):
                             limits=limits, progress=not args.quiet,
                             scheduler=args.scheduler)
         print(summary(results))
+        if results["kernels"]["cold_reason"]:
+            print(f"  kernels started cold ({results['kernels']['cold_reason']}): the grades "
+                  "are the same, grading is slower")
         for sub in results["submissions"]:
             if sub["status"] != "graded":
                 print(f"  {sub['student']}: {sub['status']}: {sub['reason']}")

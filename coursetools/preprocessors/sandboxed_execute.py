@@ -67,6 +67,10 @@ class ExecutionRecord:
     startup: float = 0.0  # seconds until the kernel answered (working copy, sandbox, kernel)
     import_seconds: float = 0.0  # in the cells that only import (``imports_only``)
     cell_seconds: float = 0.0  # in the other code cells
+    template_seconds: float = 0.0  # of the start-up: this job slot's template starting
+    warm: bool = False  # its kernel was forked from a template (coursetools.sandbox.zygote)
+    cold_reason: str | None = None  # why it started cold although a warm start was asked
+    peak_pss: int = 0  # bytes: peak_rss with pages shared with the template counted once
 
     def cell(self, index):
         """The cell as a sentence names it: its test or function, else its number."""
@@ -158,6 +162,9 @@ class SandboxedExecute(Execute):
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
         self._record.startup = time.monotonic() - self._started
+        self._record.warm = getattr(self.km, "warm", False)
+        self._record.template_seconds = getattr(self.km, "template_seconds", 0.0)
+        self._record.cold_reason = getattr(self.km, "cold_reason", None)
         seal = getattr(self.km, "seal", None)
         if seal is not None:
             seal()
@@ -172,6 +179,7 @@ class SandboxedExecute(Execute):
         finally:
             if km is not None:
                 self._record.peak_rss = max(self._record.peak_rss, getattr(km, "peak_rss", 0))
+                self._record.peak_pss = max(self._record.peak_pss, getattr(km, "peak_pss", 0))
 
     _cleanup_kernel = run_sync(_async_cleanup_kernel)
 
@@ -283,6 +291,8 @@ class SandboxedExecute(Execute):
     def _why_dead(self, km):
         if km is not None and getattr(km, "kill_reason", None):
             return km.kill_reason, km.kill_kind
+        if getattr(km, "template_lost", False):
+            return "the kernel's template died while the kernel ran", "template_lost"
         process = getattr(getattr(km, "provisioner", None), "process", None)
         code = process.poll() if process is not None else None
         if code is None:

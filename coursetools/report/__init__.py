@@ -204,6 +204,14 @@ def _rate_rows(rates):
     return rows
 
 
+def _kernels(kernels):
+    """How the kernels started: warm ones were forked ready from a template."""
+    text = f"{kernels.get('warm', 0)} started warm, {kernels.get('cold', 0)} cold"
+    if kernels.get("cold_reason"):
+        text += f" (warm start unavailable: {kernels['cold_reason']}; the grades are the same)"
+    return text
+
+
 def _summary(results, subs, scored, ungraded, manual, max_score):
     scores = [float(s["score"]) for s in scored]
     over = _over(len(scored), len(ungraded))
@@ -223,6 +231,7 @@ def _summary(results, subs, scored, ungraded, manual, max_score):
                            f"({', '.join(g for _, g in manual)}): not in these scores until "
                            "you grade them (make formgrade)" if manual else "nothing"],
         ["started", results.get("started", "")],
+        ["kernels", _kernels(results.get("kernels") or {})],
         ["time taken", f"{float(results.get('seconds') or 0):.1f} s with "
                        f"{results.get('jobs', '?')} job(s), "
                        f"sandbox: {results.get('sandbox', '?')}"],

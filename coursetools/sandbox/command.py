@@ -78,9 +78,12 @@ def hidden_paths(extra=()):
     return sorted(found, key=lambda p: (p.count("/"), p))
 
 
-def bwrap_args(*, work, ipc, hidden, visible, staged, tmp_bytes, env, threads):
-    """The bubblewrap part of the command line (see the module docstring)."""
-    args = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns",
+def bwrap_args(*, work, ipc, hidden, visible, staged, tmp_bytes, env, threads, template=False):
+    """The bubblewrap part of the command line (see the module docstring). A kernel
+    ``template`` keeps its capabilities in the sandbox's own user namespace and may create
+    one more: each kernel it forks finishes its own sandbox with them (``zygote_process``)."""
+    userns = ["--cap-add", "ALL"] if template else ["--disable-userns"]
+    args = ["bwrap", "--unshare-all", "--unshare-user", *userns,
             "--die-with-parent", "--new-session", "--hostname", "sandbox",
             "--ro-bind", "/", "/", "--dev", "/dev",
             "--size", str(tmp_bytes), "--tmpfs", "/dev/shm", "--proc", "/proc",
@@ -91,7 +94,8 @@ def bwrap_args(*, work, ipc, hidden, visible, staged, tmp_bytes, env, threads):
         args += ["--ro-bind", staged.get(path, path), path]
     args += ["--bind", work, work, "--bind", ipc, ipc]
     for path in [*hidden, "/dev"]:
-        args += ["--remount-ro", path]
+        if path not in (work, ipc):  # a template's folder of working copies may be hidden
+            args += ["--remount-ro", path]
     args += ["--chdir", work, "--clearenv"]
     for key, value in sandbox_env(env, threads).items():
         args += ["--setenv", key, value]
@@ -148,7 +152,7 @@ def stage_args(pairs):
 
 
 def sandbox_command(argv, *, work, ipc, stage_dir, uid, limits, hidden_extra=(), env=None,
-                    threads=1):
+                    threads=1, template=False):
     """The full command line that runs ``argv`` in the sandbox."""
     env = os.environ if env is None else env
     hidden = hidden_paths(hidden_extra)
@@ -168,7 +172,8 @@ def sandbox_command(argv, *, work, ipc, stage_dir, uid, limits, hidden_extra=(),
     if uid is not None:
         command += drop_privileges_args(uid)
     command += bwrap_args(work=work, ipc=ipc, hidden=hidden, visible=visible, staged=staged,
-                          tmp_bytes=limits.tmp_bytes, env=env, threads=threads)
+                          tmp_bytes=limits.tmp_bytes, env=env, threads=threads,
+                          template=template)
     return command + list(argv)
 
 

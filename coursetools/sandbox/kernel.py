@@ -13,7 +13,7 @@ import zmq
 import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Integer, List, Unicode, default
+from traitlets import Dict, Integer, List, Unicode, default
 
 from coursetools.sandbox.command import (
     SYSTEM_PATH,
@@ -24,8 +24,9 @@ from coursetools.sandbox.command import (
     sandbox_uid,
     unsandboxed_command,
 )
-from coursetools.sandbox.limits import GradingLimits
+from coursetools.sandbox.limits import NAMES, GradingLimits
 from coursetools.sandbox.watchdog import Watchdog
+from coursetools.sandbox.zygote import ForkedKernel, WarmStartUnavailable, Zygote, template_for
 
 
 class CappedKernelClient(AsyncKernelClient):
@@ -91,6 +92,11 @@ class SandboxedKernelManager(AsyncKernelManager):
     hidden_extra = List(Unicode(), help="more folders to hide from the kernel").tag(config=True)
     log_path = Unicode("", help="file that receives the kernel's own stdout/stderr").tag(
         config=True)
+    warm_imports = List(Unicode(), default_value=None, allow_none=True, help=(
+        "modules a kernel template imports once, for kernels forked ready from it "
+        "(coursetools.sandbox.zygote); None: every kernel starts cold")).tag(config=True)
+    warm_import_env = Dict(help="environment the template imports with, and only that").tag(
+        config=True)
 
     @default("client_class")
     def _client_class_default(self):
@@ -108,7 +114,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         self.limits = GradingLimits(parent=self)
         self.kill_reason, self.kill_kind = None, None
-        self.peak_rss = 0
+        self.peak_rss = self.peak_pss = 0
+        self.warm, self.cold_reason, self.template = False, None, None
+        self.template_seconds = 0.0  # of the start-up: starting this slot's template
         self._watchdog = None
         self._ipc_dir = None
         self._log = None
@@ -158,12 +166,57 @@ class SandboxedKernelManager(AsyncKernelManager):
         return cmd, kw
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
-        await super()._async_launch_kernel(kernel_cmd, **kw)
-        process = self.provisioner.process
-        self._watchdog = Watchdog(process.pid, self.kill_sandbox, self.limits.memory_bytes,
+        process = self._fork_warm(kw) if self.mode == "bwrap" and \
+            self.warm_imports is not None else None
+        if process is None:
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            process = self.provisioner.process
+        else:  # what LocalProvisioner.launch_kernel would have set for a Popen
+            provisioner = self.provisioner
+            provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
+            provisioner.cwd = kw["cwd"]
+            self._reconcile_connection_info(provisioner.connection_info)
+        measured = getattr(process, "kernel_pid", process.pid)
+        self._watchdog = Watchdog(measured, self.kill_sandbox, self.limits.memory_bytes,
                                   self.limits.notebook_timeout,
-                                  alive=lambda: process.poll() is None)
+                                  alive=lambda: process.poll() is None, pss=self.warm)
         self._watchdog.start()
+
+    def _fork_warm(self, kw):
+        """The kernel forked from this slot's template, or None (then it starts cold, and
+        ``cold_reason`` says why)."""
+        work_root = os.path.dirname(real_path(kw["cwd"]))
+        ipc_root = real_path(self.ipc_root or os.path.dirname(self._ipc_dir))
+        env = sandbox_env(dict(kw.get("env") or os.environ), self.threads)
+        key = (self.uid, work_root, ipc_root, self.threads, tuple(self.warm_imports),
+               tuple(sorted(self.warm_import_env.items())), tuple(sorted(env.items())),
+               tuple(self.hidden_extra), tuple(getattr(self.limits, n) for n in NAMES))
+        template = template_for(key, lambda: Zygote(
+            imports=self.warm_imports, import_env=self.warm_import_env, limits=self.limits,
+            work_root=work_root, ipc_root=ipc_root, uid=self.uid, threads=self.threads,
+            hidden_extra=self.hidden_extra, env=env,
+            log_path=os.path.join(os.path.dirname(ipc_root), "template.log")))
+        starts = template.starts
+        try:
+            process = template.fork(work=kw["cwd"], ipc=self._ipc_dir,
+                                    connection_file=self.connection_file,
+                                    log_path=self.log_path)
+        except WarmStartUnavailable as exc:
+            self.cold_reason = str(exc)
+            return None
+        finally:
+            if template.starts != starts:
+                self.template_seconds = template.start_seconds
+        self.warm, self.template = True, template
+        return process
+
+    @property
+    def template_lost(self):
+        """Whether this kernel's template died while the kernel ran (then the kernel died
+        with it, through no fault of the notebook)."""
+        process = getattr(self.provisioner, "process", None)
+        return isinstance(process, ForkedKernel) and (
+            not process.zygote.alive or process.zygote.starts != process.generation)
 
     def seal(self):
         """The kernel has bound its sockets: nobody but the grader may add files there now."""
@@ -179,6 +232,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             self.kill_reason, self.kill_kind = reason, kind
         process = getattr(self.provisioner, "process", None)
         if process is None or process.poll() is not None:
+            return
+        if isinstance(process, ForkedKernel):
+            process.kill()
             return
         for kill in (lambda: os.killpg(process.pid, signal.SIGKILL),
                      lambda: os.kill(process.pid, signal.SIGKILL)):
@@ -214,12 +270,15 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self._watchdog is not None:
             self._watchdog.stop()
             self.peak_rss = max(self.peak_rss, self._watchdog.peak_rss)
+            self.peak_pss = max(self.peak_pss, self._watchdog.peak_pss)
         process = getattr(self.provisioner, "process", None)
         await super()._async_cleanup_resources(restart=restart)
         if process is not None and process.poll() is None:
             reason, kind = self.kill_reason, self.kill_kind
             self.kill_sandbox("cleanup")
             self.kill_reason, self.kill_kind = reason, kind
+        if isinstance(process, ForkedKernel):
+            process.close()
         if self._ipc_dir:
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
             self._ipc_dir = None

@@ -40,6 +40,22 @@ def tree_rss(pid):
     return total
 
 
+def tree_pss(pid):
+    """Proportional set size of ``pid`` and its descendants: a page shared with other
+    processes (a kernel template's) counts as its share (Linux /proc; 0 elsewhere)."""
+    total = 0
+    for p in [pid, *descendants(pid)]:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def descendants(pid):
     """The processes under ``pid``: its children, theirs, and so on."""
     found, todo = [], [pid]
@@ -53,11 +69,12 @@ def descendants(pid):
 class Watchdog(threading.Thread):
     """Kill the sandbox (``kill()``) past ``memory`` resident bytes or ``seconds`` of wall time."""
 
-    def __init__(self, pid, kill, memory, seconds, interval=0.2, alive=None):
+    def __init__(self, pid, kill, memory, seconds, interval=0.2, alive=None, pss=False):
         super().__init__(daemon=True, name=f"sandbox-watchdog-{pid}")
         self.pid, self.kill, self.memory, self.seconds = pid, kill, memory, seconds
         self.alive = alive or (lambda: True)
-        self.interval, self.peak_rss = interval, 0
+        self.interval, self.peak_rss, self.peak_pss = interval, 0, 0
+        self.pss = pss and sys.platform.startswith("linux")  # reported, not a limit
         self._stop_event = threading.Event()
 
     def run(self):
@@ -65,6 +82,8 @@ class Watchdog(threading.Thread):
         while not self._stop_event.is_set() and self.alive():
             rss = tree_rss(self.pid) if sys.platform.startswith("linux") else 0
             self.peak_rss = max(self.peak_rss, rss)
+            if self.pss:
+                self.peak_pss = max(self.peak_pss, tree_pss(self.pid))
             if rss > self.memory:
                 self.kill(f"the kernel's processes used more than "
                           f"{self.memory / 1024**3:g} GiB of memory", kind="kernel_died")
