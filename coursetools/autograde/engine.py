@@ -86,12 +86,22 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
     reports = course.reports(assignment)
     root = _scratch_root(scratch)
     timings = {}
+    hidden = sorted({str(root), str(course.root)} | (
+        {str(course.sqlite_path().parent)} if course.sqlite_path() else set()))
+    warm = warm_start.settings(course.config, sorted(course.path(
+        "source", assignment=assignment).glob("*.ipynb"))) if sandbox else None
+    threads = workers.kernel_threads(jobs, len(course.submissions(assignment)) or 1)
+    # the local workers start their kernel templates while this process prepares the run
+    warm_up = None if backend or not warm else {
+        "imports": warm[0], "import_env": dict(warm[1]), "limits": limit_values,
+        "scratch": str(root), "threads": threads, "hidden": hidden}
     try:
         # Three start-up costs of about a second each overlap: the sandbox probe (a sandboxed
         # Python), this process loading nbgrader, and the workers' start (the fork server
         # loads nbgrader once for all of them). Nothing is written before the sandbox is
         # known to work and there is something to grade.
-        with workers.spawnable_main(), backend or workers.start_pool(jobs) as pool:
+        _slot_dirs(root, jobs)
+        with workers.spawnable_main(), backend or workers.start_pool(jobs, warm_up) as pool:
             with ThreadPoolExecutor(max_workers=2) as starting:
                 probed = starting.submit(sandbox_command.probe, sandbox_command.sandbox_uid(0)
                                          ) if sandbox and not backend else None
@@ -109,21 +119,16 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
             logs.mkdir(parents=True, exist_ok=True)
             template = prepare(course, assignment, root, logs / "_prepare.log")
             released = course.released_notebooks(assignment)
-            _slot_dirs(root, jobs)
             timings["prepare"] = time.monotonic() - start
             if report:  # the class report's imports load while the kernels run
                 threading.Thread(target=_warm_report, daemon=True).start()
-            hidden = sorted({str(root), str(course.root)} | (
-                {str(course.sqlite_path().parent)} if course.sqlite_path() else set()))
             run = Run(assignment=assignment, config=course.config,
                       source_dir=str(course.path("source")), scratch=str(root),
                       gradebook=str(template), logs=str(logs), sandbox=bool(sandbox),
                       limits=limit_values, hidden=tuple(hidden),
-                      threads=workers.kernel_threads(jobs, len(found)), released=released,
+                      threads=threads, released=released,
                       secret=course_key(course).hex(), judges=str(judges_dir(course)),
-                      warm=warm_start.settings(course.config, sorted(course.path(
-                          "source", assignment=assignment).glob("*.ipynb"))) if sandbox
-                      else None)
+                      warm=warm)
             results = _execute(pool, run, found, jobs, progress)
             pool.shutdown(wait=False)  # the workers exit while phase 2 records
             timings["execute"] = time.monotonic() - start - timings["prepare"]

@@ -46,15 +46,15 @@ def _context():
     return context
 
 
-def start_pool(workers):
-    """``workers`` processes, each with its own job slot, started now (they import nbgrader
-    while the caller goes on)."""
+def start_pool(workers, warm_up=None):
+    """``workers`` processes, each with its own job slot, started now (they import nbgrader,
+    and start their kernel templates when ``warm_up`` says how, while the caller goes on)."""
     context = _context()
     slots = context.Queue()
     for slot in range(workers):
         slots.put(slot)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                               initializer=init_worker, initargs=(slots,))
+                               initializer=init_worker, initargs=(slots, warm_up))
     for _ in range(workers):
         pool.submit(int)
     return pool

@@ -45,10 +45,13 @@ class TemplateLost(Exception):
     """The kernel died because its template did (``SandboxedKernelManager.template_lost``)."""
 
 
-def init_worker(slots):
-    """Pool initializer: take this worker's job slot, and warm what every submission needs."""
+def init_worker(slots, warm_up=None):
+    """Pool initializer: take this worker's job slot, and warm what every submission needs
+    (``warm_up``: the run's kernel template, started in the background)."""
     global _slot
     _slot = slots.get()
+    if warm_up:
+        _start_template(warm_up)
     import warnings
 
     from sqlalchemy.exc import SAWarning
@@ -59,6 +62,23 @@ def init_worker(slots):
     import coursetools.preprocessors  # noqa: F401
 
     tamper.scan({"cells": [{"cell_type": "code", "source": "!true"}]})
+
+
+def _start_template(spec):
+    """Start this slot's kernel template, with the settings its kernels will ask for
+    (``SandboxedKernelManager._fork_warm``), so that the first kernel finds it ready."""
+    import threading
+
+    from coursetools.sandbox.limits import GradingLimits
+    from coursetools.sandbox.zygote import slot_template
+
+    slot_dir = Path(spec["scratch"]) / f"k{_slot}"
+    template = slot_template(
+        imports=list(spec["imports"]), import_env=spec["import_env"],
+        limits=GradingLimits(**spec["limits"]), work_root=slot_dir / "work",
+        ipc_root=slot_dir / "ipc", uid=sandbox_uid(_slot, True), threads=spec["threads"],
+        hidden_extra=list(spec["hidden"]), env=dict(os.environ, NBGRADER_EXECUTION="autograde"))
+    threading.Thread(target=template.ensure_started, daemon=True).start()
 
 
 def _preprocessors(converter, slot_dir, uid):

@@ -24,9 +24,9 @@ from coursetools.sandbox.command import (
     sandbox_uid,
     unsandboxed_command,
 )
-from coursetools.sandbox.limits import NAMES, GradingLimits
+from coursetools.sandbox.limits import GradingLimits
 from coursetools.sandbox.watchdog import Watchdog
-from coursetools.sandbox.zygote import ForkedKernel, WarmStartUnavailable, Zygote, template_for
+from coursetools.sandbox.zygote import ForkedKernel, WarmStartUnavailable, slot_template
 
 
 class CappedKernelClient(AsyncKernelClient):
@@ -118,7 +118,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.warm, self.cold_reason, self.template = False, None, None
         self.template_seconds = 0.0  # of the start-up: starting this slot's template
         self._watchdog = None
-        self._ipc_dir = None
+        self._ipc_dir, self._kernel_env = None, None
         self._log = None
 
     @property
@@ -142,7 +142,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         cmd, kw = await super()._async_pre_start_kernel(**kw)
         os.chmod(self.connection_file, 0o644 if self.uid is not None else 0o600)
         work = real_path(kw.get("cwd") or os.getcwd())
-        env = dict(kw.get("env") or os.environ)
+        env = self._kernel_env = dict(kw.get("env") or os.environ)  # a warm one's, too
         if self.mode == "bwrap":
             stage_dir = os.path.join(ipc_dir, ".stage")
             cmd = sandbox_command(cmd, work=work, ipc=ipc_dir, stage_dir=stage_dir, uid=self.uid,
@@ -185,17 +185,11 @@ class SandboxedKernelManager(AsyncKernelManager):
     def _fork_warm(self, kw):
         """The kernel forked from this slot's template, or None (then it starts cold, and
         ``cold_reason`` says why)."""
-        work_root = os.path.dirname(real_path(kw["cwd"]))
-        ipc_root = real_path(self.ipc_root or os.path.dirname(self._ipc_dir))
-        env = sandbox_env(dict(kw.get("env") or os.environ), self.threads)
-        key = (self.uid, work_root, ipc_root, self.threads, tuple(self.warm_imports),
-               tuple(sorted(self.warm_import_env.items())), tuple(sorted(env.items())),
-               tuple(self.hidden_extra), tuple(getattr(self.limits, n) for n in NAMES))
-        template = template_for(key, lambda: Zygote(
+        template = slot_template(
             imports=self.warm_imports, import_env=self.warm_import_env, limits=self.limits,
-            work_root=work_root, ipc_root=ipc_root, uid=self.uid, threads=self.threads,
-            hidden_extra=self.hidden_extra, env=env,
-            log_path=os.path.join(os.path.dirname(ipc_root), "template.log")))
+            work_root=os.path.dirname(real_path(kw["cwd"])),
+            ipc_root=self.ipc_root or os.path.dirname(self._ipc_dir), uid=self.uid,
+            threads=self.threads, hidden_extra=self.hidden_extra, env=self._kernel_env)
         starts = template.starts
         try:
             process = template.fork(work=kw["cwd"], ipc=self._ipc_dir,

@@ -16,10 +16,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-from coursetools.sandbox.command import SYSTEM_PATH, sandbox_command
+from coursetools.sandbox.command import SYSTEM_PATH, real_path, sandbox_command, sandbox_env
 from coursetools.sandbox.limits import NAMES
 from coursetools.sandbox.watchdog import children, descendants
 
@@ -66,12 +67,13 @@ class ForkedKernel:
 
     def poll(self):
         if self.returncode is None:
-            if select.select([self._pidfd], [], [], 0)[0]:
+            if self._pidfd is None or select.select([self._pidfd], [], [], 0)[0]:
                 self.returncode = self.zygote.exit_status(self.inner_pid)
         return self.returncode
 
     def wait(self, timeout=None):
-        select.select([self._pidfd], [], [], timeout)
+        if self._pidfd is not None:
+            select.select([self._pidfd], [], [], timeout)
         if self.poll() is None:
             raise subprocess.TimeoutExpired("kernel", timeout)
         return self.returncode
@@ -88,8 +90,10 @@ class ForkedKernel:
         self.send_signal(signal.SIGTERM)
 
     def close(self):
-        with contextlib.suppress(OSError):
-            os.close(self._pidfd)
+        if self._pidfd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._pidfd)
+            self._pidfd = None
 
 
 class Zygote:
@@ -106,7 +110,10 @@ class Zygote:
         self.process, self.sock = None, None
         self.broken = None  # why no template can start here (then every kernel starts cold)
         self.starts, self.start_seconds = 0, 0.0  # templates started, the last one's time
+        self.lost_starts = 0  # of them, killed or hung before they were ready
         self._buffer, self._exited = b"", {}
+        # the grader's thread and a kernel's watchdog thread both read the template's answers
+        self._lock = threading.RLock()
 
     # --- the template process ---------------------------------------------------------------
 
@@ -139,9 +146,12 @@ class Zygote:
         answer = self._receive(lambda m: "ready" in m or "failed" in m,
                                timeout=self.limits.startup_timeout * 4)
         if answer is None or "failed" in answer:
-            self.broken = answer["failed"] if answer else \
-                "the kernel template did not finish its imports"
             self.stop()
+            if answer is not None:  # an import failed: it would fail again
+                self.broken = answer["failed"]
+            elif self.lost_starts:  # died or hung while importing, twice
+                self.broken = "the kernel template did not finish its imports, twice"
+            self.lost_starts += 1
             return False
         self.start_seconds = time.monotonic() - began
         return True
@@ -164,14 +174,26 @@ class Zygote:
 
     # --- kernels ----------------------------------------------------------------------------
 
+    def ensure_started(self):
+        """Start the template now unless it runs (or cannot): kernels then fork at once."""
+        with self._lock:
+            if self.broken is None and not self.alive:
+                self.start()
+
     def fork(self, *, work, ipc, connection_file, log_path):
         """A kernel for ``connection_file``, running in ``work``; its output to ``log_path``.
         One new template is tried when this one is gone or does not answer."""
+        with self._lock:
+            return self._fork_or_replace(work, ipc, connection_file, log_path)
+
+    def _fork_or_replace(self, work, ipc, connection_file, log_path):
         request = {"fork": {"work": str(work), "ipc": str(ipc),
                             "connection_file": str(connection_file)}}
         for _ in (1, 2):
             if self.broken is None and not self.alive:
                 self.start()  # the first, or one that died or was killed since
+            if self.broken is None and not self.alive:
+                self.start()  # it was killed while it imported: once more
             if self.broken is not None:
                 raise WarmStartUnavailable(self.broken)
             kernel = self._fork(request, log_path)
@@ -207,10 +229,11 @@ class Zygote:
     def exit_status(self, inner, wait=1.0):
         """How the kernel ``inner`` ended, as the template reported it (-9 when it did not:
         the template itself is gone)."""
-        self._receive(lambda m: False, timeout=0)
-        if inner not in self._exited and self.alive:
-            self._receive(lambda m: m.get("exited") == inner, timeout=wait)
-        return self._exited.pop(inner, -signal.SIGKILL)
+        with self._lock:
+            self._receive(lambda m: False, timeout=0)
+            if inner not in self._exited and self.alive:
+                self._receive(lambda m: m.get("exited") == inner, timeout=wait)
+            return self._exited.pop(inner, -signal.SIGKILL)
 
     def _receive(self, wanted, timeout):
         """Read messages until one is ``wanted`` (returned) or ``timeout`` seconds pass
@@ -248,6 +271,21 @@ def template_for(key, make):
             _current["zygote"].stop()
         _current.update(key=key, zygote=make())
     return _current["zygote"]
+
+
+def slot_template(*, imports, import_env, limits, work_root, ipc_root, uid, threads,
+                  hidden_extra, env):
+    """This process's template for kernels of these settings (``env``: the environment a
+    kernel would be given, which the sandbox filters)."""
+    work_root, ipc_root = real_path(work_root), real_path(ipc_root)
+    env = sandbox_env(env, threads)
+    key = (uid, work_root, ipc_root, threads, tuple(imports), tuple(sorted(import_env.items())),
+           tuple(sorted(env.items())), tuple(hidden_extra),
+           tuple(getattr(limits, n) for n in NAMES))
+    return template_for(key, lambda: Zygote(
+        imports=imports, import_env=import_env, limits=limits, work_root=work_root,
+        ipc_root=ipc_root, uid=uid, threads=threads, hidden_extra=hidden_extra, env=env,
+        log_path=os.path.join(os.path.dirname(ipc_root), "template.log")))
 
 
 def stop_template():
