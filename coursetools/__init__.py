@@ -23,10 +23,12 @@ where                          what
 ``autograde/``                 the engine: ``prepare`` (phase 0), ``pool``/``worker``/
                                ``intake``/``tamper`` (phase 1, parallel), ``record``
                                (phase 2), ``jobs`` (what travels between them),
-                               ``cluster`` (phase 1 on a Dask cluster instead of the pool)
+                               ``cluster`` (phase 1 on a Dask cluster instead of the pool),
+                               ``warm_start`` (what the kernel templates import)
 ``sandbox/``                   the grading kernel's sandbox: ``command`` (bubblewrap command
                                line, uid rule, probe), ``watchdog``, ``kernel`` (the
-                               KernelManager), ``limits`` (every resource limit)
+                               KernelManager), ``limits`` (every resource limit),
+                               ``zygote``/``zygote_process`` (kernels forked warm)
 ``preprocessors/``             nbgrader preprocessors, one a file (sandboxed execution,
                                metadata repair, hidden tests out of feedback)
 ``report/``                    the class report: ``plots``, ``links`` and the page

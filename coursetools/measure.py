@@ -17,16 +17,20 @@ class Ticker:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _is_kernel(self, pid, parents):
-        """An ipykernel started cold, or one forked from a kernel template: its
-        grandchild (the template's first child only waits for the kernel)."""
+        """An ipykernel started cold, or one forked from a kernel template: the template's
+        grandchild (its first child only waits for the kernel; bubblewrap, above the
+        template, has the template's command line in its own)."""
         from coursetools.sandbox.zygote import MARKER
 
-        line = self._cmdline(pid)
-        if MARKER not in line:
-            return "ipykernel" in line
-        up = parents.get(pid)
-        return up is not None and MARKER in self._cmdline(up) and \
-            MARKER in self._cmdline(parents.get(up, 0))
+        def template_python(p):
+            line = self._cmdline(p)
+            return MARKER in line and os.path.basename(line.split(" ")[0]).startswith("python")
+
+        if MARKER not in self._cmdline(pid):
+            return "ipykernel" in self._cmdline(pid)
+        chain = [pid, parents.get(pid, 0), parents.get(parents.get(pid, 0), 0)]
+        return all(template_python(p) for p in chain) and not template_python(
+            parents.get(chain[-1], 0))
 
     def tick(self):
         raise NotImplementedError

@@ -143,6 +143,7 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
             record.export_csv(course)
             timings["record"] = time.monotonic() - mark
     finally:
+        _keep_template_logs(root, reports / "logs")
         shutil.rmtree(root, ignore_errors=True)
     out = {
         "assignment": assignment, "started": started_at.isoformat(timespec="seconds"),
@@ -181,6 +182,14 @@ def _execute(pool, run, found, jobs, progress):
         if bar is not None:
             bar.close()
     return [results[student] for student in sorted(results)]
+
+
+def _keep_template_logs(root, logs):
+    """The kernel templates' own output (logs/_template_k<slot>.log): why one failed."""
+    for log in root.glob("k*/template.log"):
+        if log.stat().st_size:
+            logs.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log, logs / f"_template_{log.parent.name}.log")
 
 
 def _kernel_starts(results):

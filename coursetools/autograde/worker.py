@@ -78,7 +78,13 @@ def _start_template(spec):
         limits=GradingLimits(**spec["limits"]), work_root=slot_dir / "work",
         ipc_root=slot_dir / "ipc", uid=sandbox_uid(_slot, True), threads=spec["threads"],
         hidden_extra=list(spec["hidden"]), env=dict(os.environ, NBGRADER_EXECUTION="autograde"))
-    threading.Thread(target=template.ensure_started, daemon=True).start()
+    def start_and_stay():
+        template.ensure_started()
+        # the template's sandbox dies with the thread that started it (bubblewrap's
+        # --die-with-parent is the parent *thread's* death signal): this one never ends
+        threading.Event().wait()
+
+    threading.Thread(target=start_and_stay, daemon=True).start()
 
 
 def _preprocessors(converter, slot_dir, uid):

@@ -210,8 +210,8 @@ class Zygote:
                                 [log.fileno()])
             except OSError:
                 return None
-        answer = self._receive(lambda m: "forked" in m, timeout=FORK_TIMEOUT)
-        if answer is None:
+        answer = self._receive(lambda m: "forked" in m or "refused" in m, timeout=FORK_TIMEOUT)
+        if answer is None or "refused" in answer:
             return None
         inner = answer["forked"]
         outer = self._outer_pid(inner)
@@ -250,9 +250,12 @@ class Zygote:
                 if wanted(message):
                     return message
             left = deadline - time.monotonic()
-            if not select.select([self.sock], [], [], max(0.0, left))[0]:
+            try:
+                if not select.select([self.sock], [], [], max(0.0, left))[0]:
+                    return None
+                data = self.sock.recv(1 << 16)
+            except OSError:  # the template is gone: the caller replaces it
                 return None
-            data = self.sock.recv(1 << 16)
             if not data:
                 return None
             self._buffer += data
@@ -268,7 +271,8 @@ def template_for(key, make):
     time)."""
     if _current.get("key") != key:
         if _current.get("zygote") is not None:
-            _current["zygote"].stop()
+            with _current["zygote"]._lock:  # not while a thread of ours starts it
+                _current["zygote"].stop()
         _current.update(key=key, zygote=make())
     return _current["zygote"]
 

@@ -255,7 +255,17 @@ def _serve(sock, settings, environment):
             data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 1)
             if not data:
                 return  # the grader is gone
-            request = json.loads(data)["fork"]
+            try:
+                request = json.loads(data)["fork"]
+                if len(fds) != 1:
+                    raise ValueError(f"{len(fds)} file descriptors with the request")
+            except (ValueError, KeyError, TypeError) as exc:
+                for fd in fds:
+                    os.close(fd)
+                print(f"kernel template: bad request {data[:200]!r}: {exc}", file=sys.stderr,
+                      flush=True)
+                _send(sock, {"refused": str(exc)})
+                continue
             pid = os.fork()
             if pid == 0:
                 sock.close()
