@@ -281,13 +281,13 @@ def test_a_hung_or_dead_template_is_replaced(monkeypatch):
                              work_root=work_root, ipc_root=ipc_root, uid=uid, threads=1,
                              hidden_extra=[str(base)], log_path=str(base / "template.log"))
     try:
-        assert _answers(template, base, uid) == "numpy"
+        assert _answers(template, base, uid) == "numpy 2"  # pid 2, under its init, as cold
         os.kill(_templates_of(template), signal.SIGSTOP)
-        assert _answers(template, base, uid) == "numpy"
+        assert _answers(template, base, uid) == "numpy 2"
         assert template.starts == 2
         os.kill(_templates_of(template), signal.SIGKILL)
         time.sleep(0.2)
-        assert _answers(template, base, uid) == "numpy"
+        assert _answers(template, base, uid) == "numpy 2"
         assert template.starts == 3
     finally:
         template.stop()
@@ -320,7 +320,8 @@ def _answers(template, base, uid):
         try:
             await client.wait_for_ready(timeout=30)
             reply = await client.execute_interactive(
-                "import sys; print('numpy' if 'numpy' in sys.modules else 'cold')",
+                "import os, sys; print('numpy' if 'numpy' in sys.modules else 'cold', "
+                "os.getpid())",
                 output_hook=lambda msg: said.append(msg["content"].get("text", "")),
                 timeout=30)
             return reply["content"]["status"]
@@ -335,6 +336,55 @@ def _answers(template, base, uid):
         kernel.wait(5)
         kernel.close()
     return "".join(said).strip()
+
+
+def test_a_kernel_that_cannot_build_its_sandbox_is_noticed_and_the_next_starts_cold(
+        monkeypatch):
+    """Its failure is the template's, not the notebook's: the manager says so (the worker
+    then grades the submission again) and the slot's later kernels start cold."""
+    monkeypatch.setattr(zygote, "SOURCE", zygote.SOURCE.replace(
+        '    socket.sethostname("sandbox")\n',
+        '    socket.sethostname("sandbox")\n    raise OSError("a sandbox step failed")\n'))
+    assert "a sandbox step failed" in zygote.SOURCE
+    scratch = Path(tempfile.mkdtemp(prefix="nnag-failing-"))
+    os.chmod(scratch, 0o711)
+    try:
+        managers = [_start_one(scratch, attempt) for attempt in (1, 2)]
+    finally:
+        zygote.stop_template()
+        shutil.rmtree(scratch, ignore_errors=True)
+    (first, first_lost), (second, _) = managers
+    assert first.warm and first_lost
+    assert not second.warm and "could not build its sandbox" in second.cold_reason
+
+
+def _start_one(scratch, attempt):
+    """Start one kernel of a slot rooted in ``scratch`` (warm asked), run a cell if it
+    starts; its manager, and whether its template was to blame, asked at once as
+    SandboxedExecute does."""
+    work, ipc = scratch / "work" / f"w{attempt}", scratch / "ipc"
+    work.mkdir(parents=True)
+    ipc.mkdir(exist_ok=True)
+    for folder in (work.parent, ipc):
+        os.chmod(folder, 0o711)
+    uid = sandbox.sandbox_uid(0)
+    if uid is not None:
+        os.chown(work, uid, uid)
+    config = Config()
+    config.SandboxedKernelManager.hidden_extra = [str(scratch)]
+    config.SandboxedKernelManager.ipc_root = str(ipc)
+    config.SandboxedKernelManager.log_path = str(scratch / "kernel.log")
+    config.SandboxedKernelManager.warm_imports = ["numpy"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    client = NotebookClient(nb, kernel_manager_class=SandboxedKernelManager, config=config,
+                            timeout=30, startup_timeout=20, kernel_name="python3",
+                            resources={"metadata": {"path": str(work)}})
+    km = client.km = client.create_kernel_manager()
+    try:
+        client.execute()
+    except RuntimeError:
+        pass  # the kernel that could not build its sandbox died before it answered
+    return km, km.template_lost
 
 
 def test_what_a_template_imports_is_the_locked_cells_unless_configured():

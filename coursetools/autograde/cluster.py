@@ -183,7 +183,10 @@ def grade_task(task, run_data):
             local = dataclasses.replace(
                 run, scratch=str(root), gradebook=str(gradebook), logs=str(root / "logs"),
                 source_dir=str(source), judges=str(judges), threads=threads,
-                hidden=tuple(sorted(set(run.hidden) | {str(root)})))
+                hidden=tuple(sorted(set(run.hidden) | {str(root)})),
+                # cold kernels: a template is one process's, for one scratch folder, and
+                # each task has its own (and a worker runs tasks in threads side by side)
+                warm=None)
             job = Job(local, task["index"], task["student"], str(submission))
             result = worker.grade_submission(job)
             executed = pack(result.executed) if result.executed else None

@@ -132,6 +132,7 @@ class SandboxedExecute(Execute):
         self.skip_cells_with_tag = f"nnag-never-skip-{secrets.token_hex(16)}"
         self.limits = GradingLimits(parent=self)
         self.runs = []  # an ExecutionRecord per notebook executed
+        self._last_km = None  # nbclient drops its kernel manager when a start fails
 
     # --- one notebook ------------------------------------------------------------------------
 
@@ -151,7 +152,10 @@ class SandboxedExecute(Execute):
         except Exception as exc:
             if record.ended is None:
                 record.ended = f"the kernel did not start or answer: {exc}".splitlines()[0]
-                record.kind = "error"
+                km = self.km or self._last_km
+                # a kernel forked warm that could not build its sandbox: graded again, cold
+                record.kind = "template_lost" if getattr(km, "template_lost", False) else \
+                    "error"
             raise
         finally:
             resources["metadata"]["path"] = folder
@@ -173,7 +177,7 @@ class SandboxedExecute(Execute):
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     async def _async_cleanup_kernel(self):
-        km = self.km
+        km = self._last_km = self.km
         try:
             await super()._async_cleanup_kernel()
         finally:

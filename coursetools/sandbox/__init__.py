@@ -52,10 +52,11 @@ user namespaces disabled) the grader refuses to run unless told ``--unsandboxed`
 
 Warm kernels: by default each job slot runs one kernel template in this sandbox (with its
 capabilities kept inside the sandbox's own user namespace), which imports the course's
-packages once and forks every kernel of the slot; each forked kernel then builds its own pid,
-mount, network, ipc and uts namespaces, ``/proc``, ``/tmp``, a user namespace from which no
-other can be made, drops every capability and sets the same rlimits before any student code
-runs (``zygote_process``, which says how). The probes of ``tests/test_sandbox.py`` run in both.
+packages once and forks every kernel of the slot; each forked kernel then builds its own pid
+(under an init), mount, network, ipc, uts and cgroup namespaces, ``/proc``, ``/tmp``, a user
+namespace from which no other can be made, drops every capability and sets the same rlimits
+before any student code runs (``zygote_process``, which says how). The probes of
+``tests/test_sandbox.py`` run in both.
 
 Modules: ``command`` (the command line above, the sandbox uid rule and ``probe()``),
 ``watchdog`` (memory and wall clock of a running sandbox), ``kernel`` (the jupyter_client

@@ -118,7 +118,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.warm, self.cold_reason, self.template = False, None, None
         self.template_seconds = 0.0  # of the start-up: starting this slot's template
         self._watchdog = None
-        self._ipc_dir, self._kernel_env = None, None
+        self._ipc_dir, self._kernel_env, self._forked = None, None, None
         self._log = None
 
     @property
@@ -201,16 +201,20 @@ class SandboxedKernelManager(AsyncKernelManager):
         finally:
             if template.starts != starts:
                 self.template_seconds = template.start_seconds
-        self.warm, self.template = True, template
+        self.warm, self.template, self._forked = True, template, process
         return process
 
     @property
     def template_lost(self):
         """Whether this kernel's template died while the kernel ran (then the kernel died
         with it, through no fault of the notebook)."""
-        process = getattr(self.provisioner, "process", None)
-        return isinstance(process, ForkedKernel) and (
-            not process.zygote.alive or process.zygote.starts != process.generation)
+        process = self._forked  # jupyter_client forgets its process once it has ended
+        if process is None:
+            return False
+        if process.sandbox_failed:  # then the slot's kernels start cold: say so, grade again
+            process.zygote.broken = "a kernel forked warm could not build its sandbox"
+            return True
+        return not process.zygote.alive or process.zygote.starts != process.generation
 
     def seal(self):
         """The kernel has bound its sockets: nobody but the grader may add files there now."""

@@ -79,9 +79,12 @@ class ForkedKernel:
         return self.returncode
 
     def send_signal(self, signum):
-        for pid in [*descendants(self.pid), self.pid]:  # the kernel is pid 1 of its own
-            with contextlib.suppress(OSError):           # namespace: its end ends the rest
-                os.kill(pid, signum)
+        """To the first child, through its pidfd (never a pid number that may have been
+        reused): its death kills the kernel's init (parent-death signal), whose end ends
+        every process of the kernel's namespace."""
+        if self._pidfd is not None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self._pidfd, signum)
 
     def kill(self):
         self.send_signal(signal.SIGKILL)
@@ -89,11 +92,19 @@ class ForkedKernel:
     def terminate(self):
         self.send_signal(signal.SIGTERM)
 
+    @property
+    def sandbox_failed(self):
+        """It ended before the notebook began, unable to build its sandbox (see its log)."""
+        from coursetools.sandbox.zygote_process import SANDBOX_FAILED
+
+        return self.poll() == SANDBOX_FAILED
+
     def close(self):
         if self._pidfd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._pidfd)
             self._pidfd = None
+        self.zygote.forget(self.inner_pid)
 
 
 class Zygote:
@@ -215,7 +226,13 @@ class Zygote:
             return None
         inner = answer["forked"]
         outer = self._outer_pid(inner)
-        return ForkedKernel(self, outer, inner) if outer else None
+        if not outer:
+            return None
+        kernel = ForkedKernel(self, outer, inner)
+        if _namespace_pids(outer)[-1:] != [inner]:  # it ended, its number reused, meanwhile
+            kernel.close()
+            return None
+        return kernel
 
     def _outer_pid(self, inner):
         """The host's number of the template's child ``inner`` (the template knows only its
@@ -234,6 +251,11 @@ class Zygote:
             if inner not in self._exited and self.alive:
                 self._receive(lambda m: m.get("exited") == inner, timeout=wait)
             return self._exited.pop(inner, -signal.SIGKILL)
+
+    def forget(self, inner):
+        """Drop what is known of the ended kernel ``inner`` (its number will be reused)."""
+        with self._lock:
+            self._exited.pop(inner, None)
 
     def _receive(self, wanted, timeout):
         """Read messages until one is ``wanted`` (returned) or ``timeout`` seconds pass

@@ -8,9 +8,11 @@ sandbox's own user namespace (W), which owns the sandbox's mount, pid and networ
 and nothing of the host, and it may create one user namespace more. Each kernel it forks
 then builds the rest of bubblewrap's guarantees for itself, before any student code runs:
 
-1. ``unshare`` new mount, pid, network, ipc and uts namespaces (owned by W), and fork: the
-   kernel is pid 1 of its own pid namespace, sees only its own processes and has only a
-   loopback of its own; when it ends, every process it started ends with it;
+1. ``unshare`` new mount, pid, network, ipc, uts and cgroup namespaces (owned by W), and
+   fork: pid 1 of the new pid namespace is a small init (as bubblewrap's is in a cold
+   sandbox: it reaps orphans and ends as the kernel does), the kernel is its pid 2; it sees
+   only its own processes, has only a loopback of its own (up), and when it ends, every
+   process it started ends with it;
 2. a fresh ``/proc``, ``/tmp`` and ``/dev/shm``; the slot's working and socket folders are
    covered, read-only, except this kernel's own two;
 3. W's limit of user namespaces is set to 1, and the kernel enters a user namespace of its
@@ -18,8 +20,13 @@ then builds the rest of bubblewrap's guarantees for itself, before any student c
    create another, and B owns none of the namespaces above, so capabilities in B could change
    nothing; then every capability is dropped anyway (bounding set, ambient, effective),
    ``no_new_privs`` is set, and the kernel checks it holds none before it goes on;
-4. the rlimits of ``coursetools.sandbox.limits``, a new session, no file descriptor but its
-   log, the kernel's own working folder as cwd, then ``ipykernel``.
+4. a session keyring of its own (the inherited one is the grader's), the rlimits of
+   ``coursetools.sandbox.limits``, a new session, no file descriptor but its log, the
+   kernel's own working folder as cwd, its own random seeds, then ``ipykernel``.
+
+A template whose imports leave writable shared memory (which every kernel would share)
+refuses to serve: the kernels then start cold. Any failure while a kernel builds its sandbox
+ends it with status 126 before a line of the notebook runs.
 
 Protocol on the socket (file descriptor ``argv[1]``), one JSON object per message: the grader
 sends ``{"imports": [...], "import_env": {...}, "limits": {...}, "work_root": .., "ipc_root":
@@ -49,7 +56,11 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 24, 38, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
+SANDBOX_FAILED = 126  # the exit status of a kernel that could not build its sandbox
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(platform.machine())
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(platform.machine())
+KEYCTL_JOIN_SESSION_KEYRING = 1
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 RLIMITS = {"memory_bytes": "RLIMIT_AS", "cpu_seconds": "RLIMIT_CPU",
            "max_processes": "RLIMIT_NPROC", "max_file_bytes": "RLIMIT_FSIZE",
            "max_open_files": "RLIMIT_NOFILE"}
@@ -138,7 +149,28 @@ class _CapData(ctypes.Structure):
                 ("inheritable", ctypes.c_uint32)]
 
 
+def _loopback_up():
+    """Its network namespace's loopback, up as bubblewrap leaves it (127.0.0.1 works inside)."""
+    import fcntl
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, struct.pack(
+            "16sH14x", b"lo", 0)))[1]
+        if not flags & IFF_UP:
+            fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+def _own_session_keyring():
+    """A new, empty session keyring: kernel keyrings are not namespaced, and the one it
+    inherited is the grader's (where the kernel could leave keys for a later one)."""
+    if SYS_KEYCTL is not None:
+        libc.syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)  # no keyctl: none to share
+
+
 def _drop_capabilities():
+    if SYS_CAPSET is None:
+        raise OSError(38, f"capset: no system call number for {platform.machine()}")
     _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     last = int(open("/proc/sys/kernel/cap_last_cap").read())
     for cap in range(last + 1):
@@ -153,8 +185,8 @@ def _drop_capabilities():
         raise OSError(1, "capabilities still held: " + "; ".join(held))
 
 
-def _become_kernel(request, log_fd, settings, environment):
-    """In the kernel's own pid namespace (pid 1): finish its sandbox, then run ipykernel."""
+def _build_sandbox(request, log_fd, settings):
+    """In the kernel's own pid namespace, as its pid 1: the rest of its sandbox."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
@@ -168,10 +200,12 @@ def _become_kernel(request, log_fd, settings, environment):
     _tmpfs("/tmp", size)
     _tmpfs("/dev/shm", size)
     for key in ("work", "ipc"):
-        if os.path.relpath(request[key], settings[f"{key}_root"]).startswith(".."):
-            raise ValueError(f"{request[key]} is not in {settings[f'{key}_root']}")
+        if os.path.relpath(request[key], settings[f"{key}_root"]).startswith((".", "/")):
+            raise ValueError(f"{request[key]} is not a folder in {settings[f'{key}_root']}")
     _only_own([(settings[f"{key}_root"], request[key], own[key]) for key in ("work", "ipc")])
     socket.sethostname("sandbox")
+    _loopback_up()
+    _own_session_keyring()
     _enter_own_user_namespace(os.getuid(), os.getgid())
     _drop_capabilities()
     os.setsid()
@@ -185,11 +219,28 @@ def _become_kernel(request, log_fd, settings, environment):
     os.dup2(log_fd, 2)
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))
     os.chdir(request["work"])
+
+
+def _be_init(kernel):
+    """Pid 1 of the kernel's namespace, as bubblewrap's init is in a cold sandbox: reap
+    whatever is orphaned there, and end as the kernel does (which ends the namespace)."""
+    while True:
+        pid, status = os.wait()
+        if pid == kernel:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)
+
+
+def _run_ipykernel(request, environment):
+    """Pid 2: the kernel itself, with a cold kernel's environment and its own randomness."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     os.environ.clear()
     os.environ.update(environment)
     import random
 
     random.seed()  # not the template's state: every kernel draws its own
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()
     from ipykernel.kernelapp import IPKernelApp
 
     sys.argv = [sys.executable, "-m", "ipykernel_launcher", "-f", request["connection_file"]]
@@ -208,16 +259,26 @@ def _fork_kernel(request, log_fd, settings, environment):
         pid = os.fork()
         if pid == 0:
             try:
-                _become_kernel(request, log_fd, settings, environment)
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
+                _build_sandbox(request, log_fd, settings)
             except BaseException as exc:  # noqa: BLE001 - say why in the kernel's log
                 import traceback
 
                 os.write(log_fd, f"warm kernel failed to start: {exc!r}\n"
                                  f"{traceback.format_exc()}".encode())
-                code = 126
+                os._exit(SANDBOX_FAILED)
+            kernel = os.fork()
+            if kernel:
+                _be_init(kernel)
+            try:
+                _run_ipykernel(request, environment)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:  # noqa: BLE001 - as an uncaught error ends python
+                import traceback
+
+                traceback.print_exc()
+                code = 1
             finally:
                 os._exit(code)
         os.close(log_fd)
@@ -296,8 +357,12 @@ def main(fd):
         return
     os.environ.clear()
     os.environ.update(environment)
+    shared = [line.split()[-1] for line in open("/proc/self/maps")
+              if line.split()[1].startswith("rw") and line.split()[1][3] == "s"]
+    if shared:  # memory every kernel would share, to write into for the next one to read
+        _send(sock, {"failed": f"the imports left writable shared memory: {shared[0]}"})
+        return
     gc.collect()
-    gc.freeze()  # the kernels' garbage collector then leaves the shared pages shared
     _send(sock, {"ready": time.monotonic() - started})
     _serve(sock, settings, environment)
 
