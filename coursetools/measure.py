@@ -18,8 +18,8 @@ class Ticker:
 
     def _is_kernel(self, pid, parents):
         """An ipykernel started cold, or one forked from a kernel template: the template's
-        grandchild (its first child only waits for the kernel; bubblewrap, above the
-        template, has the template's command line in its own)."""
+        great-grandchild (its first child and the kernel's init only wait for the kernel;
+        bubblewrap, above the template, has the template's command line in its own)."""
         from coursetools.sandbox.zygote import MARKER
 
         def template_python(p):
@@ -28,9 +28,10 @@ class Ticker:
 
         if MARKER not in self._cmdline(pid):
             return "ipykernel" in self._cmdline(pid)
-        chain = [pid, parents.get(pid, 0), parents.get(parents.get(pid, 0), 0)]
-        return all(template_python(p) for p in chain) and not template_python(
-            parents.get(chain[-1], 0))
+        depth = 0  # template, first child, init, kernel: 1, 2, 3, 4
+        while pid and template_python(pid):
+            depth, pid = depth + 1, parents.get(pid, 0)
+        return depth == 4
 
     def tick(self):
         raise NotImplementedError

@@ -50,16 +50,21 @@ class ForkedKernel:
     stdin = stdout = stderr = None
 
     def __init__(self, zygote, pid, inner_pid):
-        self.zygote, self.pid, self.inner_pid = zygote, pid, inner_pid
+        self.zygote, self.pid, self.inner_pid = zygote, pid or 0, inner_pid
         self.generation = zygote.starts  # which of its slot's templates forked it
-        self.returncode = None
-        self._pidfd = os.pidfd_open(pid)
-        # the kernel itself, pid 1 of its namespace, under the first child (which only
-        # waits for it): the watchdog measures its processes, not that copy of the template
-        self.kernel_pid = pid
+        self.returncode, self._pidfd, self.kernel_pid = None, None, self.pid
+        if pid:
+            with contextlib.suppress(OSError):
+                self._pidfd = os.pidfd_open(pid)
+        if not pid or _namespace_pids(pid)[-1:] != [inner_pid]:
+            self.close_pidfd()  # it has ended already (and its number may be reused)
+            self.returncode = zygote.exit_status(inner_pid)
+            return
+        # the kernel itself, under the first child and the namespace's init (which only wait
+        # for it, copies of the template): the watchdog measures its processes, not theirs
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and self.poll() is None:
-            below = children(pid)
+            below = [p for init in children(pid) for p in children(init)]
             if below:
                 self.kernel_pid = below[0]
                 break
@@ -99,11 +104,14 @@ class ForkedKernel:
 
         return self.poll() == SANDBOX_FAILED
 
-    def close(self):
+    def close_pidfd(self):
         if self._pidfd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._pidfd)
             self._pidfd = None
+
+    def close(self):
+        self.close_pidfd()
         self.zygote.forget(self.inner_pid)
 
 
@@ -226,13 +234,7 @@ class Zygote:
             return None
         inner = answer["forked"]
         outer = self._outer_pid(inner)
-        if not outer:
-            return None
-        kernel = ForkedKernel(self, outer, inner)
-        if _namespace_pids(outer)[-1:] != [inner]:  # it ended, its number reused, meanwhile
-            kernel.close()
-            return None
-        return kernel
+        return ForkedKernel(self, outer, inner)  # outer None: it has ended already
 
     def _outer_pid(self, inner):
         """The host's number of the template's child ``inner`` (the template knows only its
