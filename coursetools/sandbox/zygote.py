@@ -20,13 +20,20 @@ import threading
 import time
 from pathlib import Path
 
-from coursetools.sandbox.command import SYSTEM_PATH, real_path, sandbox_command, sandbox_env
+from coursetools.sandbox.command import (
+    SYSTEM_PATH,
+    python_paths,
+    real_path,
+    sandbox_command,
+    sandbox_env,
+)
 from coursetools.sandbox.limits import NAMES
 from coursetools.sandbox.watchdog import children, descendants
 
 SOURCE = Path(__file__).with_name("zygote_process.py").read_text()
 MARKER = "nnscratch-kernel-template"  # in a template's command line (and its forks')
 FORK_TIMEOUT = 30  # seconds a template may take to answer a fork request
+PRIVATE = ("/tmp", "/dev/shm")  # each kernel mounts its own over the template's
 
 
 class WarmStartUnavailable(Exception):
@@ -122,7 +129,9 @@ class Zygote:
                  hidden_extra=(), log_path=None, env=None):
         self.settings = {"imports": list(imports), "import_env": dict(import_env),
                          "limits": {n: getattr(limits, n) for n in NAMES},
-                         "work_root": str(work_root), "ipc_root": str(ipc_root)}
+                         "work_root": str(work_root), "ipc_root": str(ipc_root),
+                         "reveal": [p for p in python_paths() if any(
+                             p == top or p.startswith(top + "/") for top in PRIVATE)]}
         self.limits, self.uid, self.threads = limits, uid, threads
         self.hidden_extra, self.log_path = list(hidden_extra), log_path
         self.env = dict(os.environ if env is None else env)

@@ -196,9 +196,17 @@ def _build_sandbox(request, log_fd, settings):
             _mount(path, path, None, MS_BIND | MS_REC, None)
             _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
     own = {key: os.open(request[key], os.O_PATH | os.O_DIRECTORY) for key in ("work", "ipc")}
+    # Python, the venv, nnscratch: bound back read-only where they live under /tmp (a clone
+    # of the repository there), which its new /tmp would hide, as bubblewrap does
+    reveal = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in settings["reveal"]]
     size = settings["limits"]["tmp_bytes"]
     _tmpfs("/tmp", size)
     _tmpfs("/dev/shm", size)
+    for path, fd in reveal:
+        os.makedirs(path, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        os.close(fd)
+        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
     for key in ("work", "ipc"):
         if os.path.relpath(request[key], settings[f"{key}_root"]).startswith((".", "/")):
             raise ValueError(f"{request[key]} is not a folder in {settings[f'{key}_root']}")
