@@ -338,14 +338,24 @@ def _answers(template, base, uid):
     return "".join(said).strip()
 
 
-def test_a_kernel_that_cannot_build_its_sandbox_is_noticed_and_the_next_starts_cold(
-        monkeypatch):
-    """Its failure is the template's, not the notebook's: the manager says so (the worker
-    then grades the submission again) and the slot's later kernels start cold."""
-    monkeypatch.setattr(zygote, "SOURCE", zygote.SOURCE.replace(
-        '    socket.sethostname("sandbox")\n',
-        '    socket.sethostname("sandbox")\n    raise OSError("a sandbox step failed")\n'))
-    assert "a sandbox step failed" in zygote.SOURCE
+BROKEN_TEMPLATES = {
+    # how a warm kernel fails before the notebook begins: (the template's code, becoming)
+    "could not build its sandbox": ('    socket.sethostname("sandbox")\n',
+                                    '    socket.sethostname("sandbox")\n    raise OSError()\n'),
+    "died before it answered": ('    from ipykernel.kernelapp import IPKernelApp\n',
+                                '    os._exit(1)\n'),
+}
+
+
+@pytest.mark.parametrize("failure", sorted(BROKEN_TEMPLATES))
+def test_a_warm_kernel_that_fails_before_the_notebook_is_noticed_and_the_next_starts_cold(
+        failure, monkeypatch):
+    """Its failure is the template's, not the notebook's (no cell has run): the manager says
+    so (the worker then grades the submission again) and the slot's later kernels start
+    cold."""
+    text, broken = BROKEN_TEMPLATES[failure]
+    assert text in zygote.SOURCE
+    monkeypatch.setattr(zygote, "SOURCE", zygote.SOURCE.replace(text, broken))
     scratch = Path(tempfile.mkdtemp(prefix="nnag-failing-"))
     os.chmod(scratch, 0o711)
     try:
@@ -355,7 +365,7 @@ def test_a_kernel_that_cannot_build_its_sandbox_is_noticed_and_the_next_starts_c
         shutil.rmtree(scratch, ignore_errors=True)
     (first, first_lost), (second, _) = managers
     assert first.warm and first_lost
-    assert not second.warm and "could not build its sandbox" in second.cold_reason
+    assert not second.warm and failure in second.cold_reason
 
 
 def _start_one(scratch, attempt):

@@ -119,6 +119,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.template_seconds = 0.0  # of the start-up: starting this slot's template
         self._watchdog = None
         self._ipc_dir, self._kernel_env, self._forked = None, None, None
+        self._answered = False  # the kernel has answered: the notebook may have begun
         self._log = None
 
     @property
@@ -214,10 +215,14 @@ class SandboxedKernelManager(AsyncKernelManager):
         if process.sandbox_failed:  # then the slot's kernels start cold: say so, grade again
             process.zygote.broken = "a kernel forked warm could not build its sandbox"
             return True
+        if not self._answered and process.poll() is not None:  # before any student code ran
+            process.zygote.broken = "a kernel forked warm died before it answered"
+            return True
         return not process.zygote.alive or process.zygote.starts != process.generation
 
     def seal(self):
         """The kernel has bound its sockets: nobody but the grader may add files there now."""
+        self._answered = True
         if self._ipc_dir and self.uid is not None:
             os.chmod(self._ipc_dir, 0o755)
 
