@@ -363,6 +363,9 @@ def test_checks_fail_on_a_weakened_sandbox(weakening, start, standin_template, t
         monkeypatch.setattr(sandbox, "hidden_paths", lambda extra=(): [
             p for p in hidden() if p in sandbox.ALWAYS_HIDDEN])
         monkeypatch.setattr(sandbox, "bwrap_args", show)
+        if start == "warm":  # a warm kernel mounts its own /tmp: it brings them back too
+            paths = sandbox.python_paths
+            monkeypatch.setattr(sandbox, "python_paths", lambda: sorted({*paths(), *shown}))
     else:
         original = sandbox.bwrap_args
         monkeypatch.setattr(sandbox, "bwrap_args", lambda **kw: change(original(**kw)))

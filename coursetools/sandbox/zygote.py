@@ -20,9 +20,9 @@ import threading
 import time
 from pathlib import Path
 
+from coursetools.sandbox import command
 from coursetools.sandbox.command import (
     SYSTEM_PATH,
-    python_paths,
     real_path,
     sandbox_command,
     sandbox_env,
@@ -34,6 +34,11 @@ SOURCE = Path(__file__).with_name("zygote_process.py").read_text()
 MARKER = "nnscratch-kernel-template"  # in a template's command line (and its forks')
 FORK_TIMEOUT = 30  # seconds a template may take to answer a fork request
 PRIVATE = ("/tmp", "/dev/shm")  # each kernel mounts its own over the template's
+
+
+def _under_private(paths):
+    """Those of ``paths`` under a folder each kernel mounts anew (outermost first)."""
+    return [p for p in paths if any(p == top or p.startswith(top + "/") for top in PRIVATE)]
 
 
 class WarmStartUnavailable(Exception):
@@ -130,8 +135,9 @@ class Zygote:
         self.settings = {"imports": list(imports), "import_env": dict(import_env),
                          "limits": {n: getattr(limits, n) for n in NAMES},
                          "work_root": str(work_root), "ipc_root": str(ipc_root),
-                         "reveal": [p for p in python_paths() if any(
-                             p == top or p.startswith(top + "/") for top in PRIVATE)]}
+                         # looked up when called, as sandbox_command does (tests weaken them)
+                         "reveal": _under_private(command.python_paths()),
+                         "hidden": _under_private(command.hidden_paths(hidden_extra))}
         self.limits, self.uid, self.threads = limits, uid, threads
         self.hidden_extra, self.log_path = list(hidden_extra), log_path
         self.env = dict(os.environ if env is None else env)

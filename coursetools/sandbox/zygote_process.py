@@ -107,6 +107,18 @@ def _tmpfs(path, size, read_only=False):
         _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
 
 
+def _read_only(path):
+    """Make the bind mount at ``path`` read-only (bound from the template's read-only view
+    it mostly is already); its locked flags (nosuid, nodev, noexec) are kept, as a remount
+    that dropped them would be refused."""
+    flags = os.statvfs(path).f_flag
+    if flags & os.ST_RDONLY:
+        return
+    keep = [(os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC)]
+    extra = sum(ms for st, ms in keep if flags & st)
+    _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | extra, None)
+
+
 def _only_own(folders, size=64 * 1024):
     """Cover each root (the slot's folder of working copies, of sockets) with an empty tmpfs,
     bind this kernel's own folder of it back (``folders``: [(root, own, fd of own)]), then
@@ -202,15 +214,24 @@ def _build_sandbox(request, log_fd, settings):
     size = settings["limits"]["tmp_bytes"]
     _tmpfs("/tmp", size)
     _tmpfs("/dev/shm", size)
+    # the hidden folders there (the repository, the scratch area) come back as bubblewrap
+    # makes them: empty, read-only, with only what is revealed and the kernel's own inside
+    covers = []
+    for path in settings["hidden"]:
+        os.makedirs(path, exist_ok=True)
+        _tmpfs(path, 64 * 1024)
+        covers.append(path)
     for path, fd in reveal:
         os.makedirs(path, exist_ok=True)
         _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
         os.close(fd)
-        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
+        _read_only(path)
     for key in ("work", "ipc"):
         if os.path.relpath(request[key], settings[f"{key}_root"]).startswith((".", "/")):
             raise ValueError(f"{request[key]} is not a folder in {settings[f'{key}_root']}")
     _only_own([(settings[f"{key}_root"], request[key], own[key]) for key in ("work", "ipc")])
+    for path in reversed(covers):
+        _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
     socket.sethostname("sandbox")
     _loopback_up()
     _own_session_keyring()
