@@ -6,7 +6,6 @@ class, graded warm (the course's configuration), must give the grades of tests/t
 which were those of cold kernels.
 """
 
-import asyncio
 import os
 import shutil
 import signal
@@ -18,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import quick_course as qc
-from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 from nbclient import NotebookClient
 from traitlets.config import Config
@@ -313,13 +312,13 @@ def _answers(template, base, uid):
     kernel = template.fork(work=work, ipc=ipc, connection_file=connection,
                            log_path=str(base / "kernel.log"))
 
-    async def ask():
-        client = AsyncKernelClient(connection_file=str(connection))
+    def ask():  # a blocking client: an earlier test may leave an asyncio loop running
+        client = BlockingKernelClient(connection_file=str(connection))
         client.load_connection_file()
         client.start_channels()
         try:
-            await client.wait_for_ready(timeout=30)
-            reply = await client.execute_interactive(
+            client.wait_for_ready(timeout=30)
+            reply = client.execute_interactive(
                 "import os, sys; print('numpy' if 'numpy' in sys.modules else 'cold', "
                 "os.getpid())",
                 output_hook=lambda msg: said.append(msg["content"].get("text", "")),
@@ -330,7 +329,7 @@ def _answers(template, base, uid):
 
     said = []
     try:
-        assert asyncio.run(ask()) == "ok"
+        assert ask() == "ok"
     finally:
         kernel.kill()
         kernel.wait(5)
