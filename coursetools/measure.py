@@ -16,23 +16,6 @@ class Ticker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _is_kernel(self, pid, parents):
-        """An ipykernel started cold, or one forked from a kernel template: the template's
-        great-grandchild (its first child and the kernel's init only wait for the kernel;
-        bubblewrap, above the template, has the template's command line in its own)."""
-        from coursetools.sandbox.zygote import MARKER
-
-        def template_python(p):
-            line = self._cmdline(p)
-            return MARKER in line and os.path.basename(line.split(" ")[0]).startswith("python")
-
-        if MARKER not in self._cmdline(pid):
-            return "ipykernel" in self._cmdline(pid)
-        depth = 0  # template, first child, init, kernel: 1, 2, 3, 4
-        while pid and template_python(pid):
-            depth, pid = depth + 1, parents.get(pid, 0)
-        return depth == 4
-
     def tick(self):
         raise NotImplementedError
 
@@ -78,6 +61,24 @@ class KernelMemory(Ticker):
                 return f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             return ""
+
+    def _is_kernel(self, pid, parents):
+        """An ipykernel started cold, or one forked from a kernel template: the template's
+        great-grandchild (its first child and the kernel's init only wait for the kernel;
+        bubblewrap, above the template, has the template's command line in its own)."""
+        from coursetools.sandbox.zygote import MARKER
+
+        def template_python(p):
+            line = self._cmdline(p)
+            return MARKER in line and os.path.basename(line.split(" ")[0]).startswith("python")
+
+        line = self._cmdline(pid)
+        if MARKER not in line:
+            return "ipykernel" in line
+        depth = 0  # template, first child, init, kernel: 1, 2, 3, 4
+        while pid and template_python(pid):
+            depth, pid = depth + 1, parents.get(pid, 0)
+        return depth == 4
 
     def tick(self):
         parents, hwm = {}, {}

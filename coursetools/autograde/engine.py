@@ -90,7 +90,8 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
         {str(course.sqlite_path().parent)} if course.sqlite_path() else set()))
     warm = warm_start.settings(course.config, sorted(course.path(
         "source", assignment=assignment).glob("*.ipynb"))) if sandbox else None
-    threads = workers.kernel_threads(jobs, len(course.submissions(assignment)) or 1)
+    found = course.submissions(assignment)  # ({} for an unknown assignment: checked below)
+    threads = workers.kernel_threads(jobs, len(found) or 1)
     # the local workers start their kernel templates while this process prepares the run
     warm_up = None if backend or not warm else {
         "imports": warm[0], "import_env": dict(warm[1]), "limits": limit_values,
@@ -108,7 +109,6 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
                 starting.submit(importlib.import_module, "nbgrader.converters").result()
                 reason = probed.result() if probed is not None else None
             course.check_assignment(assignment)
-            found = course.submissions(assignment)
             if not found:
                 raise CourseError(f"nothing submitted for {assignment}: no folder "
                                   f"{course.path('submitted')}/*/{assignment}/")

@@ -115,7 +115,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.limits = GradingLimits(parent=self)
         self.kill_reason, self.kill_kind = None, None
         self.peak_rss = self.peak_pss = 0
-        self.warm, self.cold_reason, self.template = False, None, None
+        self.warm, self.cold_reason = False, None
         self.template_seconds = 0.0  # of the start-up: starting this slot's template
         self._watchdog = None
         self._ipc_dir, self._kernel_env, self._forked = None, None, None
@@ -202,7 +202,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         finally:
             if template.starts != starts:
                 self.template_seconds = template.start_seconds
-        self.warm, self.template, self._forked = True, template, process
+        self.warm, self._forked = True, process
         return process
 
     @property

@@ -211,8 +211,13 @@ class Zygote:
     def ensure_started(self):
         """Start the template now unless it runs (or cannot): kernels then fork at once."""
         with self._lock:
-            if self.broken is None and not self.alive:
-                self.start()
+            self._start_unless_running()
+
+    def _start_unless_running(self):
+        for _ in (1, 2):  # a template killed while it imports is started once more
+            if self.broken is not None or self.alive:
+                return
+            self.start()
 
     def fork(self, *, work, ipc, connection_file, log_path):
         """A kernel for ``connection_file``, running in ``work``; its output to ``log_path``.
@@ -224,10 +229,7 @@ class Zygote:
         request = {"fork": {"work": str(work), "ipc": str(ipc),
                             "connection_file": str(connection_file)}}
         for _ in (1, 2):
-            if self.broken is None and not self.alive:
-                self.start()  # the first, or one that died or was killed since
-            if self.broken is None and not self.alive:
-                self.start()  # it was killed while it imported: once more
+            self._start_unless_running()  # the first, or one that died or was killed since
             if self.broken is not None:
                 raise WarmStartUnavailable(self.broken)
             kernel = self._fork(request, log_path)
