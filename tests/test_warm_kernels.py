@@ -402,3 +402,22 @@ def test_what_a_template_imports_is_the_locked_cells_unless_configured():
     assert locked_imports(nb) == ["numpy", "nnscratch.testing", "nnscratch.hidden"]
     imports, env = _course_warm_settings()
     assert "tensorflow" in imports and env["TF_ENABLE_ONEDNN_OPTS"] == "0"
+
+
+def test_the_watchdog_catches_a_kernels_memory_growth_between_its_pss_readings():
+    """PSS is read seldom (each reading walks the kernel's memory map), but a kernel that
+    grows is read again at once: a quick growth soon after the start is in its peak."""
+    import subprocess
+    import sys
+
+    from coursetools.sandbox.watchdog import PSS_EVERY, Watchdog
+
+    grows = "import time; time.sleep(0.5); b = bytearray(300 * 2**20); time.sleep(0.7)"
+    child = subprocess.Popen([sys.executable, "-c", grows])
+    watchdog = Watchdog(child.pid, lambda *a, **k: None, 2**40, 60, interval=0.05,
+                        alive=lambda: child.poll() is None, pss=True)
+    watchdog.start()
+    child.wait()
+    watchdog.join(5)
+    assert child.returncode == 0 and 1.2 < PSS_EVERY  # it ends before a timed reading
+    assert watchdog.peak_pss > 250 * 2**20, watchdog.peak_pss

@@ -1,5 +1,6 @@
 """``autograde()``: the three phases of grading one assignment (see ``coursetools.autograde``)."""
 
+import contextlib
 import datetime
 import importlib
 import json
@@ -97,17 +98,21 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
         "imports": warm[0], "import_env": dict(warm[1]), "limits": limit_values,
         "scratch": str(root), "threads": threads, "hidden": hidden}
     try:
-        # Three start-up costs of about a second each overlap: the sandbox probe (a sandboxed
-        # Python), this process loading nbgrader, and the workers' start (the fork server
-        # loads nbgrader once for all of them). Nothing is written before the sandbox is
-        # known to work and there is something to grade.
+        # Start-up costs overlap: the sandbox probe (a sandboxed Python) and this process
+        # loading nbgrader run in threads from the first moment, while the workers start
+        # (start_pool waits seconds for the fork server, which loads nbgrader once for all of
+        # them, before the workers can start their kernel templates). Nothing is written
+        # before the sandbox is known to work and there is something to grade.
         _slot_dirs(root, jobs)
-        with workers.spawnable_main(), backend or workers.start_pool(jobs, warm_up) as pool:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(workers.spawnable_main())  # also for a pool started again
             with ThreadPoolExecutor(max_workers=2) as starting:
                 probed = starting.submit(sandbox_command.probe, sandbox_command.sandbox_uid(0)
                                          ) if sandbox and not backend else None
-                starting.submit(importlib.import_module, "nbgrader.converters").result()
-                reason = probed.result() if probed is not None else None
+                imported = starting.submit(importlib.import_module, "nbgrader.converters")
+                pool = stack.enter_context(backend or workers.start_pool(jobs, warm_up))
+            imported.result()
+            reason = probed.result() if probed is not None else None
             course.check_assignment(assignment)
             if not found:
                 raise CourseError(f"nothing submitted for {assignment}: no folder "
