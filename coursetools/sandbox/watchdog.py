@@ -85,11 +85,13 @@ class Watchdog(threading.Thread):
 
     def run(self):
         deadline = time.monotonic() + self.seconds
+        pss_due, pss_rss = 0.0, 0
         while not self._stop_event.is_set() and self.alive():
             rss = tree_rss(self.pid) if sys.platform.startswith("linux") else 0
             self.peak_rss = max(self.peak_rss, rss)
-            if self.pss:
+            if self.pss and (time.monotonic() >= pss_due or rss >= pss_rss + PSS_GROWTH):
                 self.peak_pss = max(self.peak_pss, tree_pss(self.pid))
+                pss_due, pss_rss = time.monotonic() + PSS_EVERY, rss
             if rss > self.memory:
                 self.kill(f"the kernel's processes used more than "
                           f"{self.memory / 1024**3:g} GiB of memory", kind="kernel_died")
