@@ -45,14 +45,16 @@ c.GenerateSolution.preprocessors = [
 # --- Kernels that start warm (`make autograde`) ----------------------------------------------
 # Each parallel job's grading kernels are forked from a template process (in the sandbox too)
 # that has imported these once, instead of each kernel importing them again (about half of a
-# submission's time). Without this list: the modules the assignment's locked cells import.
+# submission's time). Without this list: what the assignment's locked cells import. An entry
+# is a module, or `module:name,name` for `from module import name, name`.
 # Keras and TensorFlow are imported by cells students may edit, so they are listed here, with
 # the settings the notebook makes before importing TensorFlow (TensorFlow reads them when it
 # is imported: a kernel forked from a template imported otherwise would compute differently).
 # Only the instructor's configuration decides what a template imports; no student code runs
 # there. `c.WarmKernels.enabled = False` starts every kernel cold (the grades are the same).
 c.WarmKernels.imports = [
-    "numpy", "matplotlib.pyplot", "matplotlib_inline.backend_inline", "nnscratch",
+    "numpy", "matplotlib.pyplot", "matplotlib_inline.backend_inline",
+    "nnscratch.data", "nnscratch.gradcheck", "nnscratch.plotting",  # (`import nnscratch` is lazy)
     "nnscratch.testing", "nnscratch.progress", "nnscratch.explore", "nnscratch.hidden",
     "keras", "tensorflow",
 ]

@@ -399,7 +399,15 @@ def _start_one(scratch, attempt):
 def test_what_a_template_imports_is_the_locked_cells_unless_configured():
     nb = qc.source_notebook()
     # the set-up cell's, then the hidden blocks' of the (locked) test cells
-    assert locked_imports(nb) == ["numpy", "nnscratch.testing", "nnscratch.hidden"]
+    assert locked_imports(nb) == ["numpy", "nnscratch.testing", "nnscratch.testing:check_close",
+                                  "nnscratch.hidden:run_hidden_cases"]
+    # `from nnscratch import ...`, as the course's set-up cell has it: the names too, so
+    # that the template loads what the lazy package loads on first use
+    setup = nbformat.v4.new_code_cell(
+        "from nnscratch import make_moons, plot_loss\nfrom os import *",
+        metadata={"nbgrader": {"locked": True}})
+    assert locked_imports(nbformat.v4.new_notebook(cells=[setup])) == [
+        "nnscratch:make_moons,plot_loss", "os"]
     imports, env = _course_warm_settings()
     assert "tensorflow" in imports and env["TF_ENABLE_ONEDNN_OPTS"] == "0"
 

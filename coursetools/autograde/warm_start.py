@@ -21,7 +21,8 @@ class WarmKernels(Configurable):
     enabled = Bool(True, help="fork kernels from a template (False: every kernel starts "
                    "cold)").tag(config=True)
     imports = List(Unicode(), default_value=None, allow_none=True, help=(
-        "modules the template imports (None: those of the assignment's locked cells)")).tag(
+        "modules the template imports, `module` or `module:name,name` (as `from module "
+        "import name, name`; None: what the assignment's locked cells import)")).tag(
         config=True)
     import_env = Dict(Unicode(), help=(
         "environment variables set while the template imports, as the notebook sets them "
@@ -30,7 +31,8 @@ class WarmKernels(Configurable):
 
 
 def locked_imports(notebook):
-    """The top-level modules the locked code cells of ``notebook`` import, in order."""
+    """What the locked code cells of ``notebook`` import, in order: ``module`` for ``import
+    module``, ``module:a,b`` for ``from module import a, b``."""
     found = []
     for cell in notebook.cells:
         if cell.cell_type != "code" or not cell.metadata.get("nbgrader", {}).get("locked"):
@@ -45,7 +47,8 @@ def locked_imports(notebook):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
+                imported = [alias.name for alias in node.names if alias.name != "*"]
+                names = [f"{node.module}:{','.join(imported)}" if imported else node.module]
             else:
                 continue
             found += [name for name in names if name not in found]

@@ -365,6 +365,18 @@ def _serve(sock, settings, environment):
             _send(sock, {"forked": pid})
 
 
+def _import(name):
+    """``module`` as ``import module`` does, ``module:a,b`` as ``from module import a, b``
+    (which loads what a lazy package, such as ``nnscratch``, loads on first use)."""
+    module_name, _, names = name.partition(":")
+    module = importlib.import_module(module_name)
+    for attribute in filter(None, names.split(",")):
+        try:
+            getattr(module, attribute)
+        except AttributeError:  # a submodule not imported yet, as `from` finds it
+            importlib.import_module(f"{module_name}.{attribute}")
+
+
 def main(fd):
     sock = socket.socket(fileno=fd)
     received = b""
@@ -379,7 +391,7 @@ def main(fd):
     try:
         os.environ.update(settings["import_env"])
         for name in ["ipykernel.kernelapp", *settings["imports"]]:
-            importlib.import_module(name)
+            _import(name)
     except BaseException as exc:  # noqa: BLE001 - any failure means: grade cold
         _send(sock, {"failed": f"importing {name} failed: {type(exc).__name__}: {exc}"
                                .splitlines()[0]})
