@@ -74,7 +74,7 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
     started_at = datetime.datetime.now(datetime.UTC)
     start = time.monotonic()
     course = Course.of(course)
-    jobs = max(1, int(jobs or os.cpu_count() or 1))
+    jobs = max(1, int(jobs or len(workers.usable_cores())))
     try:
         effective = resolve(course.config, limits)
     except ValueError as exc:
@@ -110,7 +110,7 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
                 probed = starting.submit(sandbox_command.probe, sandbox_command.sandbox_uid(0)
                                          ) if sandbox and not backend else None
                 imported = starting.submit(importlib.import_module, "nbgrader.converters")
-                pool = stack.enter_context(backend or workers.start_pool(jobs, warm_up))
+                pool = stack.enter_context(backend or workers.start_pool(jobs, warm_up, threads))
             imported.result()
             reason = probed.result() if probed is not None else None
             course.check_assignment(assignment)

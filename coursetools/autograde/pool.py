@@ -35,7 +35,24 @@ def kernel_threads(jobs, submissions):
     kernels that run at once (kernels whose pools are each the size of the machine fight
     over its cores)."""
     running = max(1, min(jobs, submissions))
-    return max(1, (os.cpu_count() or 1) // running)
+    return max(1, len(usable_cores()) // running)
+
+
+def usable_cores():
+    """The cores this process may run on (a container or ``taskset`` may allow fewer than
+    the machine has)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def slot_cores(jobs, threads):
+    """The cores of each job slot, ``threads`` each, or None when the slots do not fit on
+    the cores apart (more jobs than cores: the scheduler shares them out)."""
+    cores = usable_cores()
+    if not hasattr(os, "sched_setaffinity") or jobs * threads > len(cores):
+        return None
+    return [cores[slot * threads:(slot + 1) * threads] for slot in range(jobs)]
 
 
 def _context():
@@ -46,15 +63,16 @@ def _context():
     return context
 
 
-def start_pool(workers, warm_up=None):
+def start_pool(workers, warm_up=None, threads=None):
     """``workers`` processes, each with its own job slot, started now (they import nbgrader,
     and start their kernel templates when ``warm_up`` says how, while the caller goes on)."""
     context = _context()
     slots = context.Queue()
     for slot in range(workers):
         slots.put(slot)
+    cores = slot_cores(workers, threads) if threads else None
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                               initializer=init_worker, initargs=(slots, warm_up))
+                               initializer=init_worker, initargs=(slots, warm_up, cores))
     for _ in range(workers):
         pool.submit(int)
     return pool
