@@ -1,13 +1,18 @@
-"""An interrupted `make autograde` leaves the gradebook with whole submissions only.
+"""An interrupted `make autograde` leaves the gradebook as it was, or with whole submissions.
 
 On the quick course graded once (every student right), the class is regraded with other
 answers, and interrupted:
 
-- with Ctrl-C (SIGINT) while a submission is half recorded (its old autograder scores just
-  cleared, its new ones not yet saved): that submission is finished, the next ones keep
-  their previous grading, and the run ends with KeyboardInterrupt;
+- with Ctrl-C (SIGINT) while a submission is half recorded into the staged copy of the
+  gradebook (``coursetools.autograde.staged``, while the kernels run): the run ends with
+  KeyboardInterrupt and the gradebook and autograded/ are as they were;
+- the same when the gradebook is recorded after the kernels (not SQLite, or written by
+  someone else during the run): that submission is finished, the next ones keep their
+  previous grading;
 - with Ctrl-C to `python -m coursetools autograde` while the kernels run: exit 130, and
   the gradebook, grades.csv and autograded/ are as they were.
+
+A gradebook written by someone else during the run keeps what they wrote.
 """
 
 import os
@@ -21,7 +26,7 @@ from pathlib import Path
 import pytest
 import quick_course as qc
 
-from coursetools.autograde import autograde, record
+from coursetools.autograde import autograde, record, staged
 
 pytestmark = pytest.mark.slow
 
@@ -56,11 +61,9 @@ def graded_once(standin_template, tmp_path):
     return course, rows
 
 
-def test_ctrl_c_while_a_submission_is_recorded_finishes_it_and_keeps_the_rest(
-        graded_once, monkeypatch):
-    course, (before, _) = graded_once
-    for student in STUDENTS:  # a wrong sigmoid this time: 3 of 5 points
-        qc.submit(course, student, qc.submission(course, sigmoid=qc.WRONG_SIGMOID))
+def _interrupt_the_second_recording(monkeypatch):
+    """Ctrl-C once the second student's old autograder scores are cleared, before the new
+    ones are saved; returns the students whose recording began."""
     original = record._recording_autograde
     seen = []
 
@@ -76,6 +79,10 @@ def test_ctrl_c_while_a_submission_is_recorded_finishes_it_and_keeps_the_rest(
         return Interrupting
 
     monkeypatch.setattr(record, "_recording_autograde", interrupting)
+    return seen
+
+
+def _autograde_with_ctrl_c(course):
     # as at a terminal, even when pytest runs where SIGINT is ignored (a background job)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
@@ -83,6 +90,31 @@ def test_ctrl_c_while_a_submission_is_recorded_finishes_it_and_keeps_the_rest(
             autograde(course, qc.ASSIGNMENT, jobs=2, progress=False, report=False)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_while_the_stage_records_leaves_the_gradebook_as_it_was(graded_once,
+                                                                      monkeypatch):
+    course, before = graded_once
+    for student in STUDENTS:  # a wrong sigmoid this time: 3 of 5 points
+        qc.submit(course, student, qc.submission(course, sigmoid=qc.WRONG_SIGMOID))
+    autograded = qc.snapshot(course / "autograded")
+    seen = _interrupt_the_second_recording(monkeypatch)
+    _autograde_with_ctrl_c(course)
+    assert len(seen) >= 2, seen
+    assert gradebook_rows(course) == before
+    assert qc.snapshot(course / "autograded") == autograded
+
+
+def test_ctrl_c_while_a_submission_is_recorded_finishes_it_and_keeps_the_rest(
+        graded_once, monkeypatch):
+    """Recording after the kernels, into the real gradebook (a PostgreSQL one, or one that
+    someone else wrote during the run): Ctrl-C takes effect between two submissions."""
+    course, (before, _) = graded_once
+    for student in STUDENTS:  # a wrong sigmoid this time: 3 of 5 points
+        qc.submit(course, student, qc.submission(course, sigmoid=qc.WRONG_SIGMOID))
+    monkeypatch.setattr(staged.StagedRecording, "start", lambda *args: None)
+    seen = _interrupt_the_second_recording(monkeypatch)
+    _autograde_with_ctrl_c(course)
     assert seen == list(STUDENTS[:2]), "the students after the interruption were begun"
     after, flagged = gradebook_rows(course)
     for student in STUDENTS[:2]:  # recorded again, whole
@@ -174,9 +206,76 @@ def test_nbgrader_stopping_midway_fails_the_rest_instead_of_passing_their_old_gr
     monkeypatch.setattr(record, "_recording_autograde", failing)
     results = autograde(course, qc.ASSIGNMENT, jobs=2, progress=False, report=False)
     subs = {s["student"]: s for s in results["submissions"]}
-    assert (subs["ana"]["status"], subs["ana"]["score"]) == ("graded", 3.0)
-    for student in STUDENTS[1:]:
-        assert subs[student]["status"] == "error", subs[student]
-        assert "nbgrader stopped before recording it" in subs[student]["reason"]
     after, _ = gradebook_rows(course)
-    assert {s: after[s] for s in STUDENTS[1:]} == {s: before[s] for s in STUDENTS[1:]}
+    assert subs["ben"]["status"] == "error", subs["ben"]
+    # nbgrader's pass stopped at ben: those of his pass after him are errors too (the staged
+    # recording records the class in several passes, as the submissions come)
+    for student in STUDENTS:
+        if subs[student]["status"] == "error":
+            assert "nbgrader stopped before recording it" in subs[student]["reason"]
+            assert after[student] == before[student]
+        else:
+            assert (subs[student]["status"], subs[student]["score"]) == ("graded", 3.0)
+            assert sum(a for a, _ in after[student].values()) == 3.0
+
+
+def test_a_gradebook_written_during_the_run_keeps_what_was_written(graded_once, monkeypatch):
+    """Formgrader (or anything else) writes the gradebook while the kernels run: the staged
+    copy is not put in place, the run records into the real gradebook the usual way."""
+    from nbgrader.api import Gradebook
+
+    course, _ = graded_once
+    for student in STUDENTS:
+        qc.submit(course, student, qc.submission(course, sigmoid=qc.WRONG_SIGMOID))
+    original = staged.StagedRecording.add
+
+    def add_and_write(self, result):
+        if result.student == STUDENTS[0]:
+            with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
+                gb.update_or_create_student("zoe", first_name="Zoe")
+        return original(self, result)
+
+    monkeypatch.setattr(staged.StagedRecording, "add", add_and_write)
+    results = autograde(course, qc.ASSIGNMENT, jobs=2, progress=False, report=False)
+    after, _ = gradebook_rows(course)
+    assert {s["student"]: s["score"] for s in results["submissions"]} == dict.fromkeys(
+        STUDENTS, 3.0)
+    assert all(sum(a for a, _ in after[s].values()) == 3.0 for s in STUDENTS)
+    with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
+        assert gb.find_student("zoe").first_name == "Zoe"
+
+
+def test_staged_and_usual_recording_write_the_same_gradebook(standin_template, tmp_path,
+                                                             monkeypatch):
+    answers = {"ana": {}, "ben": {"sigmoid": qc.WRONG_SIGMOID}, "cal": {"relu": None},
+               "dan": {"sigmoid": qc.WRONG_HIDDEN, "relu": qc.WRONG_RELU}}
+    written = []
+    for way in ("staged", "usual"):
+        course = qc.copy_course(standin_template, tmp_path / way)
+        for student, answer in answers.items():
+            qc.submit(course, student, qc.submission(course, **answer))
+        if way == "usual":
+            monkeypatch.setattr(staged.StagedRecording, "start", lambda *args: None)
+        autograde(course, qc.ASSIGNMENT, jobs=2, progress=False, report=False)
+        files = sorted(p.relative_to(course) for p in (course / "autograded").rglob("*"))
+        written.append((gradebook_rows(course), files))
+    assert written[0] == written[1]
+    assert len({sum(a for a, _ in g.values()) for g in written[0][0][0].values()}) == 4
+
+
+def test_a_result_that_never_came_through_is_recorded_too(graded_once, tmp_path):
+    """A submission whose worker died twice gets its result only at the end of phase 1:
+    the stage records it as the usual recording would (0 points, flagged)."""
+    from coursetools.autograde.jobs import SubmissionResult
+    from coursetools.course import Course
+
+    course, (before, _) = graded_once
+    (tmp_path / "scratch").mkdir()
+    staging = staged.StagedRecording.start(Course(course), qc.ASSIGNMENT, tmp_path / "scratch",
+                                           tmp_path / "record.log")
+    lost = SubmissionResult("ben").fail("the grading worker died twice while grading it")
+    assert staging.finish([lost])
+    after, flagged = gradebook_rows(course)
+    assert set(after["ben"].values()) == {(0.0, None)} and flagged["ben"]
+    assert {s: after[s] for s in STUDENTS if s != "ben"} == {
+        s: before[s] for s in STUDENTS if s != "ben"}

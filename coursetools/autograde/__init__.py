@@ -20,10 +20,13 @@ phase    module                               what it does
                                               kernel in the sandbox. Hostile or broken
                                               submissions end as a status, never as an
                                               exception. Nothing is written to the course.
-2        ``record``                           nbgrader ``Autograde`` with execution off, once,
-                                              in the real course: ``SaveAutoGrades`` writes
-                                              the gradebook, ``autograded/`` gets the graded
-                                              notebooks; the scores are checked against the
+2        ``record``, ``staged``               nbgrader ``Autograde`` with execution off:
+                                              ``SaveAutoGrades`` writes the gradebook,
+                                              ``autograded/`` gets the graded notebooks. An
+                                              SQLite gradebook is recorded while phase 1 runs,
+                                              into a copy put in place at the end
+                                              (``staged``); any other after phase 1, in the
+                                              real course. The scores are checked against the
                                               notebooks, read back and exported to
                                               ``grades.csv``.
 =======  ===================================  ==================================================

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from coursetools.autograde import cluster, record, warm_start
+from coursetools.autograde import cluster, record, staged, warm_start
 from coursetools.autograde import pool as workers
 from coursetools.autograde.jobs import Job, Run
 from coursetools.autograde.prepare import prepare
@@ -134,12 +134,16 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
                       threads=threads, released=released,
                       secret=course_key(course).hex(), judges=str(judges_dir(course)),
                       warm=warm)
-            results = _execute(pool, run, found, jobs, progress)
+            # phase 2 begins with the first graded submission, into a copy of the gradebook
+            staging = stack.enter_context(_staged(course, assignment, root, logs))
+            results = _execute(pool, run, found, jobs, progress,
+                               staging.add if staging else None)
             pool.shutdown(wait=False)  # the workers exit while phase 2 records
             timings["execute"] = time.monotonic() - start - timings["prepare"]
             mark = time.monotonic()
             try:
-                record.record(course, assignment, results, root, logs / "_record.log")
+                if not (staging and staging.finish(results)):
+                    record.record(course, assignment, results, root, logs / "_record.log")
             except KeyboardInterrupt:
                 record.export_csv(course)  # grades.csv says what the gradebook now holds
                 raise
@@ -169,13 +173,28 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
     return out
 
 
-def _execute(pool, run, found, jobs, progress):
-    """Phase 1: every submission in the pool; the results in student order."""
+@contextlib.contextmanager
+def _staged(course, assignment, root, logs):
+    """Recording while the kernels run (``coursetools.autograde.staged``), or None when the
+    gradebook cannot be staged; abandoned when the run does not get to the end."""
+    staging = staged.StagedRecording.start(course, assignment, root, logs / "_record.log")
+    try:
+        yield staging
+    finally:
+        if staging is not None:
+            staging.abandon()
+
+
+def _execute(pool, run, found, jobs, progress, on_result=None):
+    """Phase 1: every submission in the pool; the results in student order.
+    ``on_result(result)``: each result as it comes."""
     todo = [Job(run, i, student, str(folder))
             for i, (student, folder) in enumerate(sorted(found.items()))]
     bar = _progress_bar(len(todo), progress)
 
     def advance(job, result):
+        if on_result is not None:
+            on_result(result)
         if bar is not None:
             bar.set_postfix_str(f"{job.student}: {result.status}", refresh=False)
             bar.update()

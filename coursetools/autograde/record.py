@@ -1,6 +1,8 @@
-"""Phase 2 of autograding, in the main process, once: the results into the real gradebook.
+"""Phase 2 of autograding, in the main process: the results into the gradebook (the real one
+after phase 1, or a staged copy while it runs: ``coursetools.autograde.staged``).
 
-- ``record``: nbgrader ``Autograde`` runs once in the real course with only its recording
+- ``record`` (``record_batch`` for some of the results): nbgrader ``Autograde`` runs once
+  in the course with only its recording
   preprocessors (phase 1 already sanitized, restored and executed each notebook against a
   copy of this gradebook) and ``submitted_directory`` pointed at a scratch folder holding
   each student's executed notebooks and ``timestamp.txt``, so nbgrader's own
@@ -12,9 +14,10 @@
   nbgrader records a missing notebook: every autograded cell 0 (to grade by hand when the
   tool, not the submission, failed), with an empty ``autograded/`` folder so that
   formgrader does not offer to autograde it.
-- Ctrl-C while recording (``deferred_interrupt``) takes effect between two submissions:
-  the gradebook holds the submissions recorded so far, whole, and the previous grading of
-  the others, and the run ends with KeyboardInterrupt. Phase 1 writes only scratch copies,
+- Ctrl-C while recording into the real gradebook (``deferred_interrupt``) takes effect
+  between two submissions: the gradebook holds the submissions recorded so far, whole, and
+  the previous grading of the others, and the run ends with KeyboardInterrupt. (A staged
+  recording is put in place whole or not at all.) Phase 1 writes only scratch copies,
   so an interruption there, or a lost scheduler, leaves the gradebook as it was. (A process
   killed outright can still stop between nbgrader's commits of one submission; grading
   again repairs it.)
@@ -39,7 +42,7 @@ def record(course, assignment, results, scratch, log_path):
     """Write the phase-1 ``results`` (SubmissionResult) into the course's gradebook."""
     with warnings.catch_warnings(), deferred_interrupt() as interrupted:
         warnings.simplefilter("ignore")  # SQLAlchemy's chatter about nbgrader's sessions
-        _record(course, assignment, results, scratch, log_path, interrupted)
+        record_batch(course, assignment, results, scratch, log_path, interrupted)
     if interrupted.is_set():  # also a Ctrl-C in the last moment, before the handler went
         raise KeyboardInterrupt
 
@@ -74,7 +77,9 @@ def is_flagged(sub):
     return bool(sub.flags) or sub.status != "graded"
 
 
-def _record(course, assignment, results, scratch, log_path, interrupted):
+def record_batch(course, assignment, results, scratch, log_path, interrupted):
+    """Record ``results`` into ``course``'s gradebook, one submission after another, each
+    whole, until ``interrupted`` (an Event) is set; ``scratch``: a new folder to use."""
     inbox = Path(scratch) / "record"
     inbox.mkdir(parents=True)
     for sub in results:
