@@ -24,13 +24,16 @@ def read_noatime(path):
         return fh.read()
 
 
-def copy_regular_tree(source, target, skip_suffixes=(), owner=None):
-    """Copy regular files and folders only (no links, devices or fifos); chown to ``owner``."""
+def copy_regular_tree(source, target, skip_suffixes=(), owner=None, keep_mode=False):
+    """Copy regular files and folders only (no links, devices or fifos); chown to ``owner``;
+    ``keep_mode``: with their permission bits (nbgrader's read-only graded notebooks)."""
     os.makedirs(target, exist_ok=True)
+    folders = []
     for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
         rel = os.path.relpath(dirpath, source)
         dest_dir = os.path.normpath(os.path.join(target, rel))
         os.makedirs(dest_dir, exist_ok=True)
+        folders.append((dirpath, dest_dir))
         for name in list(dirnames):
             if os.path.islink(os.path.join(dirpath, name)):
                 dirnames.remove(name)
@@ -41,6 +44,11 @@ def copy_regular_tree(source, target, skip_suffixes=(), owner=None):
             st = os.lstat(src)
             if stat.S_ISREG(st.st_mode):
                 shutil.copyfile(src, os.path.join(dest_dir, name), follow_symlinks=False)
+                if keep_mode:
+                    os.chmod(os.path.join(dest_dir, name), stat.S_IMODE(st.st_mode))
+    if keep_mode:  # folders last: a read-only one is filled first
+        for src, dest in reversed(folders):
+            os.chmod(dest, stat.S_IMODE(os.lstat(src).st_mode))
     if owner is not None:
         for dirpath, _dirnames, filenames in os.walk(target):
             os.chown(dirpath, owner, owner)

@@ -279,3 +279,24 @@ def test_a_result_that_never_came_through_is_recorded_too(graded_once, tmp_path)
     assert set(after["ben"].values()) == {(0.0, None)} and flagged["ben"]
     assert {s: after[s] for s in STUDENTS if s != "ben"} == {
         s: before[s] for s in STUDENTS if s != "ben"}
+
+
+def test_recording_beside_the_kernels_leaves_the_working_directory_alone(graded_once,
+                                                                         monkeypatch):
+    """nbgrader's converters change the process's working directory while they run; the
+    staged recording runs in a thread beside the main one, which must not see that."""
+    course, _ = graded_once
+    original = record._recording_autograde
+    seen = []
+
+    def watching(*args):
+        class Watching(original(*args)):
+            def init_assignment(self, assignment_id, student_id):
+                seen.append(os.getcwd())
+                super().init_assignment(assignment_id, student_id)
+
+        return Watching
+
+    monkeypatch.setattr(record, "_recording_autograde", watching)
+    autograde(course, qc.ASSIGNMENT, jobs=2, progress=False, report=False)
+    assert seen and set(seen) == {os.getcwd()}

@@ -42,9 +42,10 @@ def _grade(standin_template, folder, jobs, students=4):
 def test_two_jobs_each_keep_a_core_of_their_own(standin_template, tmp_path):
     seen = _grade(standin_template, tmp_path, jobs=2)
     assert len(seen) == 4
-    # every kernel on one core, and the two slots on different ones
-    assert set(seen.values()) == {tuple(cores) for cores in slot_cores(2, 1)}
-    assert all(len(cores) == 1 for cores in seen.values())
+    # every kernel on its slot's cores, and the two slots on different ones
+    slots = slot_cores(2, kernel_threads(2, 4))
+    assert set(seen.values()) == {tuple(cores) for cores in slots}
+    assert not set(slots[0]) & set(slots[1])
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
@@ -61,3 +62,5 @@ def test_the_cores_are_shared_out_by_the_kernels_threads(monkeypatch):
     # one submission for two jobs: its kernel has every core's thread, no slot is pinned
     assert kernel_threads(2, 1) == 4 and slot_cores(2, 4) is None
     assert slot_cores(5, kernel_threads(5, 10)) is None
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 3, 5, 6})  # a cpuset
+    assert slot_cores(2, kernel_threads(2, 10)) == [[0, 2, 3], [5, 6]]

@@ -43,7 +43,7 @@ results.json::
 
     {"assignment": str, "started": iso8601, "seconds": float, "jobs": int,
      "sandbox": "bwrap" | "none", "max_score": float, "limits": {name: value},
-     "timings": {"prepare": s, "execute": s, "record": s},
+     "timings": {"prepare": s, "execute": s, "record": s (after the last kernel)},
      "submissions": [{"student": str,
                       "status": "graded" | "invalid_notebook" | "kernel_died" | "timeout"
                                 | "error",

@@ -64,7 +64,7 @@ def autograde(course, assignment, jobs=None, sandbox=True, limits=None, progress
     """Grade every submission of ``assignment`` in ``course`` (a Course or its folder); return
     the results (the dict written to ``results.json``).
 
-    ``jobs``: parallel kernels (default: the number of cores). ``sandbox=False`` runs
+    ``jobs``: parallel kernels (default: the cores it may use). ``sandbox=False`` runs
     kernels without isolation (trusted submissions only). ``limits``: overrides of
     ``coursetools.sandbox.limits.GradingLimits`` (``{"cell_timeout": 5}``). Raises
     CourseError (one line) when the course cannot be graded; a submission's failure is in

@@ -47,12 +47,15 @@ def usable_cores():
 
 
 def slot_cores(jobs, threads):
-    """The cores of each job slot, ``threads`` each, or None when the slots do not fit on
-    the cores apart (more jobs than cores: the scheduler shares them out)."""
+    """The cores of each job slot, at least ``threads`` each (the ones left over go to the
+    first slots), or None when the slots do not fit on the cores apart (more jobs than
+    cores: the scheduler shares them out)."""
     cores = usable_cores()
     if not hasattr(os, "sched_setaffinity") or jobs * threads > len(cores):
         return None
-    return [cores[slot * threads:(slot + 1) * threads] for slot in range(jobs)]
+    share, extra = divmod(len(cores), jobs)
+    bounds = [slot * share + min(slot, extra) for slot in range(jobs + 1)]
+    return [cores[bounds[slot]:bounds[slot + 1]] for slot in range(jobs)]
 
 
 def _context():
@@ -65,7 +68,8 @@ def _context():
 
 def start_pool(workers, warm_up=None, threads=None):
     """``workers`` processes, each with its own job slot, started now (they import nbgrader,
-    and start their kernel templates when ``warm_up`` says how, while the caller goes on)."""
+    and start their kernel templates when ``warm_up`` says how, while the caller goes on).
+    With ``threads`` (each kernel's), each slot keeps to cores of its own (``slot_cores``)."""
     context = _context()
     slots = context.Queue()
     for slot in range(workers):

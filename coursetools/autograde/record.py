@@ -2,7 +2,7 @@
 after phase 1, or a staged copy while it runs: ``coursetools.autograde.staged``).
 
 - ``record`` (``record_batch`` for some of the results): nbgrader ``Autograde`` runs once
-  in the course with only its recording
+  (once a batch) in the course with only its recording
   preprocessors (phase 1 already sanitized, restored and executed each notebook against a
   copy of this gradebook) and ``submitted_directory`` pointed at a scratch folder holding
   each student's executed notebooks and ``timestamp.txt``, so nbgrader's own
@@ -48,10 +48,11 @@ def record(course, assignment, results, scratch, log_path):
 
 
 @contextlib.contextmanager
-def deferred_interrupt():
+def deferred_interrupt(message="Ctrl-C: stopping after the submission being recorded (the "
+                               "gradebook keeps whole submissions only)..."):
     """An Event set by Ctrl-C (SIGINT) instead of KeyboardInterrupt, so that the submission
-    being recorded is recorded whole. Outside the main thread signals cannot be caught:
-    the Event is never set there."""
+    being recorded is recorded whole (``message``: what the person who pressed it reads).
+    Outside the main thread signals cannot be caught: the Event is never set there."""
     interrupted = threading.Event()
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(
             signal.SIGINT) in (signal.SIG_IGN, None):
@@ -60,8 +61,7 @@ def deferred_interrupt():
 
     def ask(signum, frame):
         if not interrupted.is_set():
-            print("\nCtrl-C: stopping after the submission being recorded (the gradebook "
-                  "keeps whole submissions only)...", file=sys.stderr, flush=True)
+            print(f"\n{message}", file=sys.stderr, flush=True)
         interrupted.set()
 
     previous = signal.signal(signal.SIGINT, ask)
@@ -148,10 +148,22 @@ def _recording_autograde(course, executed, interrupted, recorded):
     scores, extra credit and comments stay) and its "flagged" mark is set. Once
     ``interrupted`` is set, the students not begun are skipped. The students whose notebooks
     nbgrader converted are added to ``recorded``."""
+    from nbconvert.writers import FilesWriter
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.converters import Autograde
 
     class RecordingAutograde(Autograde):
+        def start(self):
+            # nbgrader's start() changes the process's working directory to the course for
+            # the pass: the staged recording runs in a thread beside the main one, and the
+            # course's paths here are absolute. The rest is nbgrader's start() as it is.
+            self.init_notebooks()
+            self.writer = FilesWriter(parent=self, config=self.config)
+            self.exporter = self.exporter_class(parent=self, config=self.config)
+            for preprocessor in self.preprocessors:
+                self.exporter.register_preprocessor(preprocessor)
+            self.convert_notebooks()
+
         def init_destination(self, assignment_id, student_id):
             if interrupted.is_set():
                 return False

@@ -32,7 +32,7 @@ class WarmKernels(Configurable):
 
 def locked_imports(notebook):
     """What the locked code cells of ``notebook`` import, in order: ``module`` for ``import
-    module``, ``module:a,b`` for ``from module import a, b``."""
+    module``, ``module:a,b`` for ``from module import a, b`` (``module:*`` for ``*``)."""
     found = []
     for cell in notebook.cells:
         if cell.cell_type != "code" or not cell.metadata.get("nbgrader", {}).get("locked"):
@@ -47,8 +47,8 @@ def locked_imports(notebook):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                imported = [alias.name for alias in node.names if alias.name != "*"]
-                names = [f"{node.module}:{','.join(imported)}" if imported else node.module]
+                imported = ",".join(alias.name for alias in node.names)
+                names = [f"{node.module}:{imported}"]
             else:
                 continue
             found += [name for name in names if name not in found]

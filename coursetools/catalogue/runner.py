@@ -151,8 +151,11 @@ def _serve():
     import scipy.special  # noqa: F401
     from IPython.core import inputtransformer2  # noqa: F401 - for cells with %magics
 
-    import nnscratch  # noqa: F401
+    import nnscratch  # noqa: F401 - (its names load on first use: the modules behind them)
+    import nnscratch.data  # noqa: F401
+    import nnscratch.gradcheck  # noqa: F401
     import nnscratch.hidden  # noqa: F401
+    import nnscratch.plotting  # noqa: F401
     import nnscratch.testing  # noqa: F401
 
     published = _display_catcher()

@@ -117,8 +117,10 @@ def breakdown(results, per):
     """Rows of where one submission's ``per`` seconds went, from ``results`` (of the jobs=1
     run when there is one): the means of the kernel's start-up (working copy, sandbox,
     kernel), the cells that only import, the other cells, the grader's judging, the
-    submission's share of recording, and the rest (nbgrader's own steps, the worker's
-    copies of the course and the submission, the start of the run)."""
+    submission's share of what recording took after the last kernel (an SQLite gradebook is
+    recorded while the kernels run: ``coursetools.autograde.staged``), and the rest
+    (nbgrader's own steps, the worker's copies of the course and the submission, the start
+    of the run)."""
     subs = results["submissions"]
     n = len(subs) or 1
 
@@ -131,7 +133,8 @@ def breakdown(results, per):
              ("cells that only import (numpy, matplotlib, TensorFlow...)", mean("imports")),
              ("the other cells (students' code, tests)", mean("cells")),
              ("judging of hidden tests", sum(s.get("judge_seconds", 0.0) for s in subs) / n),
-             ("recording (phase 2, its share)", results.get("timings", {}).get("record", 0) / n)]
+             ("recording after the last kernel (its share)",
+              results.get("timings", {}).get("record", 0) / n)]
     parts.append(("the rest (nbgrader's steps, copies, start of the run)",
                   per - sum(seconds for _, seconds in parts)))
     rows = [_row("  where it went, per submission:", "")]

@@ -367,14 +367,22 @@ def _serve(sock, settings, environment):
 
 def _import(name):
     """``module`` as ``import module`` does, ``module:a,b`` as ``from module import a, b``
-    (which loads what a lazy package, such as ``nnscratch``, loads on first use)."""
+    and ``module:*`` as ``from module import *`` (which load what a lazy package, such as
+    ``nnscratch``, loads on first use). A name the module lacks is the kernel's error to
+    raise, when a cell asks for it: the template goes on without it."""
     module_name, _, names = name.partition(":")
     module = importlib.import_module(module_name)
-    for attribute in filter(None, names.split(",")):
+    wanted = [n for n in names.split(",") if n]
+    if wanted == ["*"]:
+        wanted = list(getattr(module, "__all__", ()))
+    for attribute in wanted:
         try:
             getattr(module, attribute)
         except AttributeError:  # a submodule not imported yet, as `from` finds it
-            importlib.import_module(f"{module_name}.{attribute}")
+            try:
+                importlib.import_module(f"{module_name}.{attribute}")
+            except ImportError:
+                pass
 
 
 def main(fd):
